@@ -1,0 +1,1 @@
+"""The `kukuri-trending` command line."""

@@ -1,0 +1,50 @@
+"""Argument types shared by the subcommands; each raises a one-line argparse error on bad input."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+
+
+def epoch_ms_or_iso(text: str) -> int:
+    """`T` of CONTRACT section 5: epoch milliseconds, or an ISO-8601 time (UTC unless it says otherwise).
+
+    >>> epoch_ms_or_iso("1700000000000"), epoch_ms_or_iso("2023-11-14T22:13:20Z")
+    (1700000000000, 1700000000000)
+    """
+    stripped = text.strip()
+    if stripped.isdigit():
+        return int(stripped)
+    try:
+        moment = datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected epoch milliseconds or an ISO-8601 time, got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def int_between(low: int, high: int | None = None):  # noqa: ANN201 - returns an argparse type
+    """An argparse type for an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value

@@ -1,0 +1,27 @@
+"""`kukuri-trending migrate`: apply the numbered schema migrations to the app database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from config.settings import Settings
+from sinks.migrate import migrate
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("migrate", help="apply pending schema migrations to the database")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    applied = await migrate(settings.database.path)
+    if args.json:
+        print(json.dumps({"database": str(settings.database.path), "applied": [m.version for m in applied]}))
+    elif applied:
+        for m in applied:
+            print(f"applied {m.version:04d}_{m.name}")
+    else:
+        print(f"{settings.database.path}: schema is up to date")
+    return 0

@@ -1,0 +1,412 @@
+"""Load and validate kukuri-trending's configuration.
+
+Values come, in increasing priority, from the packaged `config/app.toml`, the file named by
+`--config` or `KUKURI_CONFIG`, and the kukuri-compatible `KUKURI_*` environment variables of
+CONTRACT section 4. Every value is checked at start-up; a bad one raises `ConfigError` naming the
+setting, so a typo never reaches a running worker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("app.toml")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_WINDOW_NAME = re.compile(r"^[0-9]+[mhd]$")
+_KAFKA_URL = re.compile(r"^kafka://[A-Za-z0-9.\-_\[\]:]+:[0-9]+(,[A-Za-z0-9.\-_\[\]:]+:[0-9]+)*$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    posts: float = 0.6
+    unique_authors: float = 0.3
+    boosts: float = 0.1
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    enabled: bool = True
+    interval_minutes: int = 5
+    ttl_hours: int = 48
+    prometheus_port: int = 0
+    emit_histogram: bool = False
+    score_profile: str = "default"
+    score_weights: ScoreWeights = field(default_factory=ScoreWeights)
+    extra_windows: Mapping[str, int] = field(default_factory=dict)
+    reconcile_interval_minutes: int = 60
+    stale_after_minutes: int = 15
+    row_count_warning: int = 100_000
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    data_dir: Path = Path("data/state")
+    max_clock_skew_seconds: int = 300
+    late_grace_minutes: int = 10
+    checkpoint_max_events: int = 5000
+    bootstrap_from_app_db: bool = True
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    broker: str = "embedded"
+    events_topic: str = "kukuri.trending.events"
+    dlq_topic: str = "kukuri.trending.events.dlq"
+    partitions: int = 4
+    group_id: str = "kukuri-trending"
+    session_timeout_seconds: float = 3.0
+    heartbeat_interval_seconds: float = 1.0
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker == "embedded"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """`host:port[,host:port]` of an external broker (not valid for the embedded one)."""
+        if self.embedded:
+            raise ConfigError("kafka.broker: the embedded broker has no fixed address before it starts")
+        return self.broker.removeprefix("kafka://")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    path: Path = Path("data/kukuri.db")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    webhook_url: str = ""
+    consecutive_failures: int = 2
+    stale_after_minutes: int = 10
+
+
+@dataclass(frozen=True)
+class BackoffSettings:
+    failures_before_skip: int = 3
+    skip_minutes: int = 15
+    initial_retry_seconds: float = 0.5
+    max_retry_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    backoff: BackoffSettings = field(default_factory=BackoffSettings)
+    source: Path | None = None
+
+    @property
+    def interval_ms(self) -> int:
+        return self.metrics.interval_minutes * 60_000
+
+
+# (environment variable, dotted setting) pairs of CONTRACT section 4.
+ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
+    ("KUKURI_METRICS_ENABLED", "metrics.enabled"),
+    ("KUKURI_METRICS_INTERVAL_MINUTES", "metrics.interval_minutes"),
+    ("KUKURI_METRICS_TTL_HOURS", "metrics.ttl_hours"),
+    ("KUKURI_METRICS_WEIGHT_POSTS", "metrics.score_weights.posts"),
+    ("KUKURI_METRICS_WEIGHT_UNIQUE_AUTHORS", "metrics.score_weights.unique_authors"),
+    ("KUKURI_METRICS_WEIGHT_BOOSTS", "metrics.score_weights.boosts"),
+    ("KUKURI_METRICS_PROMETHEUS_PORT", "metrics.prometheus_port"),
+    ("KUKURI_METRICS_EMIT_HISTOGRAM", "metrics.emit_histogram"),
+    ("KUKURI_KAFKA_BROKER", "kafka.broker"),
+    ("KUKURI_DATABASE_PATH", "database.path"),
+    ("KUKURI_API_HOST", "api.host"),
+    ("KUKURI_API_PORT", "api.port"),
+    ("KUKURI_STATE_DIR", "stream.data_dir"),
+)
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the defaults, the optional user file and the environment; validate everything."""
+    env = os.environ if environ is None else environ
+    raw = _read_toml(DEFAULT_CONFIG_PATH)
+    user_path = path if path is not None else env.get("KUKURI_CONFIG")
+    source: Path | None = None
+    if user_path:
+        source = Path(user_path)
+        if not source.is_file():
+            raise ConfigError(f"--config/KUKURI_CONFIG: no such file: {source}")
+        _deep_merge(raw, _read_toml(source))
+    for var, dotted in ENV_OVERRIDES:
+        if var in env:
+            _set_dotted(raw, dotted, _EnvValue(var, env[var]))
+    return _build(raw, source)
+
+
+@dataclass(frozen=True)
+class _EnvValue:
+    """A string from the environment, converted by the setting's own parser."""
+
+    var: str
+    text: str
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+class _Section:
+    """Typed access to one table of the merged configuration, naming `section.key` in errors."""
+
+    def __init__(self, value: Mapping[str, Any], name: str) -> None:
+        self._raw = value
+        self._name = name
+        self._seen: set[str] = set()
+
+    def _get(self, key: str, default: Any) -> tuple[str, Any]:
+        self._seen.add(key)
+        return f"{self._name}.{key}", self._raw.get(key, default)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        name, value = self._get(key, default)
+        if isinstance(value, _EnvValue):
+            text = value.text.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ConfigError(f"{name} ({value.var}): expected 1/true/yes/on or 0/false/no/off, got {value.text!r}")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+
+    def integer(self, key: str, default: int, *, low: int, high: int | None = None) -> int:
+        name, value = self._get(key, default)
+        label = f"{name} ({value.var})" if isinstance(value, _EnvValue) else name
+        if isinstance(value, _EnvValue):
+            try:
+                value = int(value.text.strip())
+            except ValueError:
+                raise ConfigError(f"{label}: expected an integer, got {value.text!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{label}: expected an integer, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            raise ConfigError(f"{label}: must be {bounds}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, *, low: float, exclusive_low: bool = False) -> float:
+        name, value = self._get(key, default)
+        label = f"{name} ({value.var})" if isinstance(value, _EnvValue) else name
+        if isinstance(value, _EnvValue):
+            try:
+                value = float(value.text.strip())
+            except ValueError:
+                raise ConfigError(f"{label}: expected a number, got {value.text!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{label}: expected a number, got {value!r}")
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ConfigError(f"{label}: must be a finite number, got {value!r}")
+        if number < low or (exclusive_low and number == low):
+            raise ConfigError(f"{label}: must be {'>' if exclusive_low else '>='} {low}, got {value!r}")
+        return number
+
+    def string(self, key: str, default: str) -> str:
+        name, value = self._get(key, default)
+        if isinstance(value, _EnvValue):
+            return value.text.strip()
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        name, value = self._get(key, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}: must be a table")
+        return value
+
+    def reject_unknown(self, allowed_tables: tuple[str, ...] = ()) -> None:
+        unknown = sorted(set(self._raw) - self._seen - set(allowed_tables))
+        if unknown:
+            raise ConfigError(f"{self._name}.{unknown[0]}: unknown setting")
+
+
+def _section(raw: Mapping[str, Any], name: str) -> _Section:
+    value = raw.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name}: must be a table")
+    return _Section(value, name)
+
+
+def _weights(raw: Mapping[str, Any], name: str) -> ScoreWeights:
+    section = _Section(raw, name)
+    weights = ScoreWeights(
+        posts=section.number("posts", 0.6, low=0.0),
+        unique_authors=section.number("unique_authors", 0.3, low=0.0),
+        boosts=section.number("boosts", 0.1, low=0.0),
+    )
+    section.reject_unknown()
+    return weights
+
+
+def window_minutes(name: str) -> int:
+    """Minutes in a window named like `90m`, `1h` or `7d`."""
+    unit = {"m": 1, "h": 60, "d": 1440}[name[-1]]
+    return int(name[:-1]) * unit
+
+
+def _extra_windows(table: Mapping[str, Any]) -> dict[str, int]:
+    windows: dict[str, int] = {}
+    for name, minutes in table.items():
+        label = f"metrics.extra_windows.{name}"
+        if not _WINDOW_NAME.match(name):
+            raise ConfigError(f"{label}: window names look like 60m, 1h or 7d")
+        if name in ("24h", "6h"):
+            raise ConfigError(f"{label}: 24h and 6h are always computed")
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0 or minutes % 5:
+            raise ConfigError(f"{label}: must be a positive whole number of minutes divisible by 5")
+        if window_minutes(name) != minutes:
+            raise ConfigError(f"{label}: the name says {window_minutes(name)} minutes, the value {minutes}")
+        windows[name] = minutes
+    return windows
+
+
+def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
+    unknown = sorted(set(raw) - {"metrics", "stream", "kafka", "database", "api", "alerts", "backoff"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown section")
+
+    m = _section(raw, "metrics")
+    profile = m.string("score_profile", "default")
+    profiles = m.table("score_profiles")
+    if profile == "default":
+        weights = _weights(m.table("score_weights"), "metrics.score_weights")
+    elif profile in profiles:
+        weights = _weights(profiles[profile], f"metrics.score_profiles.{profile}")
+    else:
+        raise ConfigError(f"metrics.score_profile: no [metrics.score_profiles.{profile}] table")
+    interval = m.integer("interval_minutes", 5, low=5, high=1440)
+    if interval % 5 or 1440 % interval:
+        raise ConfigError(
+            f"metrics.interval_minutes: must be a multiple of the 5-minute pane that divides a day, got {interval}"
+        )
+    metrics = MetricsSettings(
+        enabled=m.boolean("enabled", True),
+        interval_minutes=interval,
+        ttl_hours=m.integer("ttl_hours", 48, low=1),
+        prometheus_port=m.integer("prometheus_port", 0, low=0, high=65535),
+        emit_histogram=m.boolean("emit_histogram", False),
+        score_profile=profile,
+        score_weights=weights,
+        extra_windows=_extra_windows(m.table("extra_windows")),
+        reconcile_interval_minutes=m.integer("reconcile_interval_minutes", 60, low=0),
+        stale_after_minutes=m.integer("stale_after_minutes", 15, low=1),
+        row_count_warning=m.integer("row_count_warning", 100_000, low=1),
+    )
+    m.reject_unknown()
+
+    s = _section(raw, "stream")
+    stream = StreamSettings(
+        data_dir=Path(s.string("data_dir", "data/state")),
+        max_clock_skew_seconds=s.integer("max_clock_skew_seconds", 300, low=0),
+        late_grace_minutes=s.integer("late_grace_minutes", 10, low=0),
+        checkpoint_max_events=s.integer("checkpoint_max_events", 5000, low=1),
+        bootstrap_from_app_db=s.boolean("bootstrap_from_app_db", True),
+    )
+    s.reject_unknown()
+
+    k = _section(raw, "kafka")
+    broker = k.string("broker", "embedded")
+    if broker != "embedded" and not _KAFKA_URL.match(broker):
+        raise ConfigError(f"kafka.broker: expected \"embedded\" or kafka://host:port[,host:port], got {broker!r}")
+    kafka = KafkaSettings(
+        broker=broker,
+        events_topic=_topic_name(k.string("events_topic", "kukuri.trending.events"), "kafka.events_topic"),
+        dlq_topic=_topic_name(k.string("dlq_topic", "kukuri.trending.events.dlq"), "kafka.dlq_topic"),
+        partitions=k.integer("partitions", 4, low=1, high=1024),
+        group_id=_topic_name(k.string("group_id", "kukuri-trending"), "kafka.group_id"),
+        session_timeout_seconds=k.number("session_timeout_seconds", 3.0, low=1.0),
+        heartbeat_interval_seconds=k.number("heartbeat_interval_seconds", 1.0, low=0.0, exclusive_low=True),
+    )
+    k.reject_unknown()
+    if kafka.heartbeat_interval_seconds >= kafka.session_timeout_seconds:
+        raise ConfigError("kafka.heartbeat_interval_seconds: must be below kafka.session_timeout_seconds")
+
+    d = _section(raw, "database")
+    db_path = d.string("path", "data/kukuri.db")
+    if not db_path:
+        raise ConfigError("database.path: must not be empty")
+    database = DatabaseSettings(path=Path(db_path))
+    d.reject_unknown()
+
+    a = _section(raw, "api")
+    api = ApiSettings(host=a.string("host", "127.0.0.1"), port=a.integer("port", 8080, low=0, high=65535))
+    if not api.host:
+        raise ConfigError("api.host: must not be empty")
+    a.reject_unknown()
+
+    al = _section(raw, "alerts")
+    webhook = al.string("webhook_url", "")
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(f"alerts.webhook_url: expected an http(s) URL, got {webhook!r}")
+    alerts = AlertSettings(
+        webhook_url=webhook,
+        consecutive_failures=al.integer("consecutive_failures", 2, low=1),
+        stale_after_minutes=al.integer("stale_after_minutes", 10, low=1),
+    )
+    al.reject_unknown()
+
+    b = _section(raw, "backoff")
+    backoff = BackoffSettings(
+        failures_before_skip=b.integer("failures_before_skip", 3, low=1),
+        skip_minutes=b.integer("skip_minutes", 15, low=0),
+        initial_retry_seconds=b.number("initial_retry_seconds", 0.5, low=0.0, exclusive_low=True),
+        max_retry_seconds=b.number("max_retry_seconds", 30.0, low=0.0, exclusive_low=True),
+    )
+    b.reject_unknown()
+
+    return Settings(metrics, stream, kafka, database, api, alerts, backoff, source)
+
+
+def _topic_name(value: str, name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._\-]{1,249}", value):
+        raise ConfigError(f"{name}: Kafka names use letters, digits, '.', '_' and '-', got {value!r}")
+    return value

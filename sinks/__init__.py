@@ -1,0 +1,1 @@
+"""SQLite: schema migrations, snapshot writers and readers of the app database."""

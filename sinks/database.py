@@ -1,0 +1,33 @@
+"""Opening the app's SQLite database the way every writer and reader here must."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+BUSY_TIMEOUT_MS = 5000
+
+
+async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
+    """A read-write connection in autocommit mode; callers open transactions explicitly.
+
+    WAL lets kukuri's readers and our writer work side by side; `busy_timeout` turns a short lock
+    held by the app into a wait instead of an immediate `database is locked`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+async def connect_reader(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
+    """A read-only connection (`mode=ro`): it can never write, and in WAL mode never blocks a writer."""
+    if not path.exists():
+        raise sqlite3.OperationalError(f"unable to open database file: {path}")
+    conn = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    return conn

@@ -1,0 +1,167 @@
+"""The one definition of every trending metric and score (CONTRACT section 2).
+
+The stream, the reconciliation batch and the read API's live fallback all turn per-window counts
+into rows with these functions, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from typing import Final
+
+from config.settings import ScoreWeights
+from streams.events import Kind
+from streams.windows import W24
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one live fact of a kind adds to its window."""
+
+    posts: int
+    replies: int
+    boosts: int
+    bookmarks: int
+    authors: bool  # the actor is an author (counts towards unique_authors)
+    participants: bool  # the actor is a participant
+
+
+CONTRIBUTIONS: Final[dict[Kind, Contribution]] = {
+    # A reply is also a post, as in kukuri.
+    "post": Contribution(1, 0, 0, 0, authors=True, participants=True),
+    "reply": Contribution(1, 1, 0, 0, authors=True, participants=True),
+    "boost": Contribution(0, 0, 1, 0, authors=False, participants=True),
+    "bookmark": Contribution(0, 0, 0, 1, authors=False, participants=True),
+    # A delete only retracts another fact; it counts nowhere itself.
+    "delete": Contribution(0, 0, 0, 0, authors=False, participants=False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    """One topic's live facts in one window."""
+
+    posts: int = 0
+    replies: int = 0
+    boosts: int = 0
+    bookmarks: int = 0
+    unique_authors: int = 0
+    participants: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.participants == 0
+
+
+EMPTY: Final = WindowCounts()
+
+
+def score(posts: int, unique_authors: int, boosts: int, weights: ScoreWeights) -> float:
+    """`posts * w_posts + unique_authors * w_unique_authors + boosts * w_boosts`, in that order.
+
+    >>> score(10, 4, 5, ScoreWeights())
+    7.7
+    >>> score(1, 1, 0, ScoreWeights(posts=1.0, unique_authors=0.0, boosts=0.0))
+    1.0
+    """
+    return posts * weights.posts + unique_authors * weights.unique_authors + boosts * weights.boosts
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMetrics:
+    """One `topic_metrics` row, in the table's column order."""
+
+    topic_id: str
+    window_start: int
+    window_end: int
+    posts_24h: int
+    posts_6h: int
+    unique_authors: int
+    boosts: int
+    replies: int
+    bookmarks: int
+    participant_delta: int
+    score_24h: float
+    score_6h: float
+    updated_at: int
+    unique_authors_6h: int
+    boosts_6h: int
+    replies_6h: int
+    bookmarks_6h: int
+    participants_24h: int
+
+    def values(self) -> tuple[object, ...]:
+        return astuple(self)
+
+
+TOPIC_METRICS_COLUMNS: Final = tuple(f.name for f in fields(TopicMetrics))
+
+
+def topic_metrics(
+    topic_id: str,
+    boundary: int,
+    w24: WindowCounts,
+    w6: WindowCounts,
+    prev_participants: int,
+    weights: ScoreWeights,
+    updated_at: int,
+) -> TopicMetrics:
+    """Build the row for boundary E from the topic's W24, W6 and Wprev counts."""
+    start, end = W24.bounds(boundary)
+    return TopicMetrics(
+        topic_id=topic_id,
+        window_start=start,
+        window_end=end,
+        posts_24h=w24.posts,
+        posts_6h=w6.posts,
+        unique_authors=w24.unique_authors,
+        boosts=w24.boosts,
+        replies=w24.replies,
+        bookmarks=w24.bookmarks,
+        participant_delta=w24.participants - prev_participants,
+        score_24h=score(w24.posts, w24.unique_authors, w24.boosts, weights),
+        score_6h=score(w6.posts, w6.unique_authors, w6.boosts, weights),
+        updated_at=updated_at,
+        unique_authors_6h=w6.unique_authors,
+        boosts_6h=w6.boosts,
+        replies_6h=w6.replies,
+        bookmarks_6h=w6.bookmarks,
+        participants_24h=w24.participants,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowMetrics:
+    """One `topic_window_metrics` row: a configured extra window (1h, 7d, ...) for boundary E."""
+
+    topic_id: str
+    window_end: int
+    window: str
+    window_start: int
+    posts: int
+    replies: int
+    boosts: int
+    bookmarks: int
+    unique_authors: int
+    participants: int
+    score: float
+    updated_at: int
+
+    def values(self) -> tuple[object, ...]:
+        return astuple(self)
+
+
+WINDOW_METRICS_COLUMNS: Final = tuple(f.name for f in fields(WindowMetrics))
+
+
+def window_metrics(
+    topic_id: str, window: str, bounds: tuple[int, int], counts: WindowCounts,
+    weights: ScoreWeights, updated_at: int,
+) -> WindowMetrics:
+    start, end = bounds
+    return WindowMetrics(
+        topic_id=topic_id, window_end=end, window=window, window_start=start,
+        posts=counts.posts, replies=counts.replies, boosts=counts.boosts, bookmarks=counts.bookmarks,
+        unique_authors=counts.unique_authors, participants=counts.participants,
+        score=score(counts.posts, counts.unique_authors, counts.boosts, weights), updated_at=updated_at,
+    )
