@@ -128,3 +128,6 @@ def _check_id(body: dict[str, Any], name: str) -> None:
         raise InvalidEvent("wrong_type", f"{name} must be a string")
     if not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidEvent("bad_value", f"{name} must be 1..{MAX_ID_LENGTH} characters")
+    if "\x00" in value:
+        # NUL separates the parts of state keys (see streams.state_keys).
+        raise InvalidEvent("bad_value", f"{name} must not contain NUL")

@@ -1,0 +1,329 @@
+"""Fold events into per-topic window state with O(1) work per event.
+
+State per partition:
+- fact records on the store, keyed by identity: duplicates are recognised across restarts, and a
+  delete knows what it retracts;
+- 5-minute pane tallies in memory (`panes[pane_start][topic]`);
+- one running tally per window and topic for the current boundary (`head`). An event updates its
+  pane and each window that contains it; moving the boundary subtracts the panes that leave a
+  window and adds those that enter it. Each pane enters and leaves every window once, so the cost
+  per event stays constant whatever the window lengths, and a snapshot at the head reads the
+  24h tallies directly: O(active topics).
+
+Pane tallies and window tallies are derived data, rebuilt from the fact records at start-up.
+Distinct authors are kept as reference counts, so retracting a fact removes its author exactly
+when no other live fact of that author remains in the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from config.settings import ScoreWeights
+from streams.events import Event
+from streams.metrics import (
+    CONTRIBUTIONS,
+    TopicMetrics,
+    WindowCounts,
+    WindowMetrics,
+    topic_metrics,
+    window_metrics,
+)
+from streams.state_keys import (
+    FactRecord,
+    fact_key,
+    fact_range,
+    offset_key,
+    partition_range,
+    split_identity_key,
+    split_time_key,
+    time_key,
+    time_range,
+    tombstone_key,
+    tombstone_range,
+)
+from streams.state_store import StateStore
+from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, align_down, pane_start
+
+Result = Literal["counted", "duplicate", "retracted", "late"]
+RESULTS: Final[tuple[Result, ...]] = ("counted", "duplicate", "retracted", "late")
+
+
+class Tally:
+    """Live facts of one topic in one pane or window: counters plus author reference counts."""
+
+    __slots__ = ("authors", "bookmarks", "boosts", "participants", "posts", "replies")
+
+    def __init__(self) -> None:
+        self.posts = 0
+        self.replies = 0
+        self.boosts = 0
+        self.bookmarks = 0
+        self.authors: dict[str, int] = {}
+        self.participants: dict[str, int] = {}
+
+    def add_fact(self, kind: str, author: str, sign: int) -> None:
+        c = CONTRIBUTIONS[kind]  # type: ignore[index]
+        self.posts += sign * c.posts
+        self.replies += sign * c.replies
+        self.boosts += sign * c.boosts
+        self.bookmarks += sign * c.bookmarks
+        if c.authors:
+            _bump(self.authors, author, sign)
+        if c.participants:
+            _bump(self.participants, author, sign)
+
+    def merge(self, other: Tally, sign: int) -> None:
+        self.posts += sign * other.posts
+        self.replies += sign * other.replies
+        self.boosts += sign * other.boosts
+        self.bookmarks += sign * other.bookmarks
+        for author, n in other.authors.items():
+            _bump(self.authors, author, sign * n)
+        for author, n in other.participants.items():
+            _bump(self.participants, author, sign * n)
+
+    @property
+    def empty(self) -> bool:
+        return not self.participants
+
+    def counts(self) -> WindowCounts:
+        return WindowCounts(
+            self.posts, self.replies, self.boosts, self.bookmarks, len(self.authors), len(self.participants)
+        )
+
+
+def _bump(refs: dict[str, int], author: str, delta: int) -> None:
+    n = refs.get(author, 0) + delta
+    if n:
+        refs[author] = n
+    else:
+        del refs[author]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionSnapshot:
+    rows: list[TopicMetrics]
+    window_rows: list[WindowMetrics] = field(default_factory=list)
+
+
+class PartitionState:
+    """The window state of one Kafka partition (every topic whose key hashes to it)."""
+
+    def __init__(
+        self, partition: int, store: StateStore, windows: tuple[WindowSpec, ...], retention_ms: int, head: int
+    ) -> None:
+        if windows[:3] != (W24, W6, WPREV):
+            raise ValueError("the first windows must be 24h, 6h and the previous 24h")
+        self.partition = partition
+        self.store = store
+        self.windows = windows
+        self.retention_ms = retention_ms
+        self.head = head
+        self.panes: dict[int, dict[str, Tally]] = {}
+        self.tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
+        self.tombstones: set[tuple[str, str]] = set()
+        self.pending: dict[bytes, bytes] = {}
+        self.offset: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def restore(self) -> int:
+        """Rebuild tallies from the stored facts; returns how many live facts were loaded."""
+        raw_offset = self.store.get(offset_key(self.partition))
+        self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
+        self.tombstones = {split_identity_key(k) for k, _ in self.store.scan(*tombstone_range(self.partition))}
+        cutoff = self.cutoff
+        loaded = 0
+        for key, raw in self.store.scan(*fact_range(self.partition)):
+            fact = FactRecord.decode(raw)
+            if fact.retracted or fact.kind == "delete" or fact.created_at < cutoff:
+                continue
+            topic, _ = split_identity_key(key)
+            self._contribute(topic, fact.kind, fact.author, fact.created_at, 1)
+            loaded += 1
+        self._expire_stored(cutoff)
+        return loaded
+
+    def clear(self) -> None:
+        """Forget everything about this partition, on disk too."""
+        self.store.delete_range(*partition_range(self.partition))
+        self.panes.clear()
+        self.tallies = {w.name: {} for w in self.windows}
+        self.tombstones.clear()
+        self.pending.clear()
+        self.offset = None
+
+    @property
+    def cutoff(self) -> int:
+        """Facts created before this are late: no window of the head or a later boundary needs them."""
+        return self.head - self.retention_ms
+
+    # -- folding events --------------------------------------------------------------------
+
+    def apply(self, event: Event, *, retracted: bool = False) -> Result:
+        """Fold one valid event in. `retracted=True` loads a fact already known to be retracted."""
+        if event.created_at < self.cutoff:
+            return "late"
+        topic = event.topic_id
+        key = fact_key(self.partition, topic, event.event_id)
+        if key in self.pending or self.store.get(key) is not None:
+            return "duplicate"
+        pane = pane_start(event.created_at)
+        if event.kind == "delete":
+            target = event.target_id or ""
+            self.pending[key] = FactRecord("delete", False, event.created_at, event.author, target).encode()
+            self.pending[time_key(self.partition, pane, topic, event.event_id)] = target.encode()
+            self._retract(topic, target)
+            return "counted"
+        if retracted or (topic, event.event_id) in self.tombstones:
+            self.tombstones.discard((topic, event.event_id))
+            self.pending[key] = FactRecord(event.kind, True, event.created_at, event.author, "").encode()
+            self.pending[time_key(self.partition, pane, topic, event.event_id)] = b""
+            return "retracted"
+        self.pending[key] = FactRecord(
+            event.kind, False, event.created_at, event.author, event.target_id or ""
+        ).encode()
+        self.pending[time_key(self.partition, pane, topic, event.event_id)] = b""
+        self._contribute(topic, event.kind, event.author, event.created_at, 1)
+        return "counted"
+
+    def _retract(self, topic: str, target: str) -> None:
+        key = fact_key(self.partition, topic, target)
+        raw = self.pending.get(key) or self.store.get(key)
+        if raw is None:
+            self.tombstones.add((topic, target))
+            self.pending[tombstone_key(self.partition, topic, target)] = b""
+            return
+        fact = FactRecord.decode(raw)
+        if fact.retracted or fact.kind == "delete":
+            return
+        self.pending[key] = fact.retract().encode()
+        if fact.created_at >= self.cutoff:
+            self._contribute(topic, fact.kind, fact.author, fact.created_at, -1)
+
+    def _contribute(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
+        pane = pane_start(created_at)
+        pane_tallies = self.panes.setdefault(pane, {})
+        tally = pane_tallies.get(topic)
+        if tally is None:
+            tally = pane_tallies[topic] = Tally()
+        tally.add_fact(kind, author, sign)
+        if tally.empty:
+            del pane_tallies[topic]
+            if not pane_tallies:
+                del self.panes[pane]
+        head = self.head
+        for window in self.windows:
+            if window.contains(head, created_at):
+                by_topic = self.tallies[window.name]
+                acc = by_topic.get(topic)
+                if acc is None:
+                    acc = by_topic[topic] = Tally()
+                acc.add_fact(kind, author, sign)
+                if acc.empty:
+                    del by_topic[topic]
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def take_pending(self, next_offset: int | None) -> dict[bytes, bytes]:
+        """The writes since the last checkpoint, plus the offset they bring the partition to."""
+        writes = self.pending
+        self.pending = {}
+        if next_offset is not None:
+            self.offset = next_offset
+            writes[offset_key(self.partition)] = next_offset.to_bytes(8, "big")
+        return writes
+
+    # -- moving the boundary ---------------------------------------------------------------
+
+    def advance(self, boundary: int) -> None:
+        """Move the running window tallies to `boundary` and expire panes no window needs."""
+        if boundary <= self.head:
+            return
+        old = self.head
+        for window in self.windows:
+            old_start, old_end = window.bounds(old)
+            new_start, new_end = window.bounds(boundary)
+            by_topic = self.tallies[window.name]
+            for pane in range(old_start, min(new_start, old_end), PANE_MS):
+                self._merge_pane(by_topic, pane, -1)
+            for pane in range(max(old_end, new_start), new_end, PANE_MS):
+                self._merge_pane(by_topic, pane, 1)
+        self.head = boundary
+        cutoff = self.cutoff
+        for pane in [p for p in self.panes if p < cutoff]:
+            del self.panes[pane]
+        self._expire_stored(cutoff)
+
+    def _merge_pane(self, by_topic: dict[str, Tally], pane: int, sign: int) -> None:
+        for topic, tally in self.panes.get(pane, {}).items():
+            acc = by_topic.get(topic)
+            if acc is None:
+                acc = by_topic[topic] = Tally()
+            acc.merge(tally, sign)
+            if acc.empty:
+                del by_topic[topic]
+
+    def _expire_stored(self, cutoff: int) -> None:
+        """Delete the stored facts (and tombstones) of panes before `cutoff`."""
+        start, end = time_range(self.partition, pane_start(cutoff))
+        deletes = []
+        for key, target in self.store.scan(start, end):
+            topic, event_id = split_time_key(key)
+            deletes.append(fact_key(self.partition, topic, event_id))
+            if target:
+                deletes.append(tombstone_key(self.partition, topic, target.decode()))
+                self.tombstones.discard((topic, target.decode()))
+        if deletes:
+            self.store.write({}, deletes)
+        self.store.delete_range(start, end)
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def window_tallies(self, boundary: int) -> Mapping[str, Mapping[str, Tally]]:
+        """Tallies of every window for `boundary`: the running ones at the head, else summed from panes."""
+        if boundary == self.head:
+            return self.tallies
+        if boundary - max(w.span_ms for w in self.windows) < self.cutoff:
+            raise ValueError(f"boundary {boundary} reaches back past the retained state (cutoff {self.cutoff})")
+        result: dict[str, dict[str, Tally]] = {}
+        for window in self.windows:
+            by_topic: dict[str, Tally] = {}
+            for pane in window.panes(boundary):
+                self._merge_pane(by_topic, pane, 1)
+            result[window.name] = by_topic
+        return result
+
+    def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:
+        tallies = self.window_tallies(boundary)
+        w6 = tallies[W6.name]
+        prev = tallies[WPREV.name]
+        rows = []
+        for topic, t24 in tallies[W24.name].items():
+            t6 = w6.get(topic)
+            tp = prev.get(topic)
+            rows.append(
+                topic_metrics(
+                    topic, boundary, t24.counts(), t6.counts() if t6 else WindowCounts(),
+                    len(tp.participants) if tp else 0, weights, updated_at,
+                )
+            )
+        window_rows = [
+            window_metrics(topic, w.name, w.bounds(boundary), t.counts(), weights, updated_at)
+            for w in self.windows[3:]
+            for topic, t in tallies[w.name].items()
+        ]
+        return PartitionSnapshot(rows, window_rows)
+
+    @property
+    def active_topics(self) -> int:
+        return len(self.tallies[W24.name])
+
+
+def boundary_for(now_ms: int, interval_ms: int) -> int:
+    """The latest snapshot boundary at or before `now_ms`."""
+    return align_down(now_ms, interval_ms)
+

@@ -1,0 +1,107 @@
+"""Key layout of the window state (big-endian, so related keys sort together).
+
+Every key starts with `P` and the partition as 2 big-endian bytes, so a partition's state can be
+dropped with one range delete when the broker loses its history or the partition moves away.
+
+    P|pp|F|topic\\0event_id        -> fact record (kind, retracted flag, created_at, author, target)
+    P|pp|T|pane(8)|topic\\0event_id -> time index for expiry; value = target id for deletes
+    P|pp|D|topic\\0target_id        -> a delete that arrived before its target
+    P|pp|O                          -> next Kafka offset to consume, written with the facts
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from streams.events import Kind
+
+_FACT_HEAD = struct.Struct(">cBqH")
+_KIND_CODES: Final[dict[str, bytes]] = {
+    "post": b"p", "reply": b"r", "boost": b"b", "bookmark": b"k", "delete": b"d",
+}
+_CODE_KINDS: Final[dict[bytes, Kind]] = {v: k for k, v in _KIND_CODES.items()}  # type: ignore[misc]
+
+
+def partition_prefix(partition: int) -> bytes:
+    return b"P" + partition.to_bytes(2, "big")
+
+
+def partition_range(partition: int) -> tuple[bytes, bytes]:
+    """Every key of one partition: [prefix, next prefix)."""
+    return partition_prefix(partition), partition_prefix(partition + 1)
+
+
+def _identity(topic_id: str, event_id: str) -> bytes:
+    return topic_id.encode() + b"\0" + event_id.encode()
+
+
+def fact_key(partition: int, topic_id: str, event_id: str) -> bytes:
+    return partition_prefix(partition) + b"F" + _identity(topic_id, event_id)
+
+
+def fact_range(partition: int) -> tuple[bytes, bytes]:
+    prefix = partition_prefix(partition)
+    return prefix + b"F", prefix + b"G"
+
+
+def time_key(partition: int, pane: int, topic_id: str, event_id: str) -> bytes:
+    return partition_prefix(partition) + b"T" + pane.to_bytes(8, "big") + _identity(topic_id, event_id)
+
+
+def time_range(partition: int, before_pane: int) -> tuple[bytes, bytes]:
+    """Time-index keys of panes starting before `before_pane`."""
+    prefix = partition_prefix(partition) + b"T"
+    return prefix, prefix + max(before_pane, 0).to_bytes(8, "big")
+
+
+def split_time_key(key: bytes) -> tuple[str, str]:
+    """(topic_id, event_id) of a time-index key."""
+    topic, _, event = key[12:].partition(b"\0")
+    return topic.decode(), event.decode()
+
+
+def tombstone_key(partition: int, topic_id: str, target_id: str) -> bytes:
+    return partition_prefix(partition) + b"D" + _identity(topic_id, target_id)
+
+
+def tombstone_range(partition: int) -> tuple[bytes, bytes]:
+    prefix = partition_prefix(partition)
+    return prefix + b"D", prefix + b"E"
+
+
+def split_identity_key(key: bytes) -> tuple[str, str]:
+    """(topic_id, id) of a fact or tombstone key."""
+    topic, _, ident = key[4:].partition(b"\0")
+    return topic.decode(), ident.decode()
+
+
+def offset_key(partition: int) -> bytes:
+    return partition_prefix(partition) + b"O"
+
+
+@dataclass(frozen=True, slots=True)
+class FactRecord:
+    kind: Kind
+    retracted: bool
+    created_at: int
+    author: str
+    target_id: str
+
+    def encode(self) -> bytes:
+        author = self.author.encode()
+        return _FACT_HEAD.pack(_KIND_CODES[self.kind], self.retracted, self.created_at, len(author)) + author + (
+            self.target_id.encode()
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> FactRecord:
+        code, retracted, created_at, author_len = _FACT_HEAD.unpack_from(raw)
+        start = _FACT_HEAD.size
+        author = raw[start : start + author_len].decode()
+        target = raw[start + author_len :].decode()
+        return cls(_CODE_KINDS[code], bool(retracted), created_at, author, target)
+
+    def retract(self) -> FactRecord:
+        return FactRecord(self.kind, True, self.created_at, self.author, self.target_id)

@@ -1,0 +1,112 @@
+"""Where window state lives: a small ordered key-value interface, on RocksDB or in memory.
+
+The aggregator only needs point reads, ordered prefix scans and atomic batches (facts and
+consumed offsets are written together, so a crash never separates them). The in-memory twin
+has the same semantics and keeps the pure logic testable without a disk.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+
+
+class StateStore(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def write(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
+        """Apply every put and delete atomically (deletes first)."""
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Items with start <= key < end, in key order."""
+
+    def delete_range(self, start: bytes, end: bytes) -> None: ...
+
+    def approximate_size(self) -> int:
+        """Bytes on disk (or in memory) used by the state."""
+
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    """A sorted in-memory store for tests and the `memory` state backend."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+        self._keys: list[bytes] = []
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def write(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
+        for key in deletes:
+            if self._data.pop(key, None) is not None:
+                del self._keys[bisect.bisect_left(self._keys, key)]
+        for key, value in puts.items():
+            if key not in self._data:
+                bisect.insort(self._keys, key)
+            self._data[key] = value
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        low = bisect.bisect_left(self._keys, start)
+        high = bisect.bisect_left(self._keys, end)
+        for key in self._keys[low:high]:
+            yield key, self._data[key]
+
+    def delete_range(self, start: bytes, end: bytes) -> None:
+        low = bisect.bisect_left(self._keys, start)
+        high = bisect.bisect_left(self._keys, end)
+        for key in self._keys[low:high]:
+            del self._data[key]
+        del self._keys[low:high]
+
+    def approximate_size(self) -> int:
+        return sum(len(k) + len(v) for k, v in self._data.items())
+
+    def close(self) -> None:
+        self._data.clear()
+        self._keys.clear()
+
+
+class RocksStore:
+    """rocksdict (RocksDB) with raw byte keys, so prefix scans follow the big-endian key layout."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        self._path = path
+        self._db = Rdict(str(path), options)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def write(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for key in deletes:
+            batch.delete(key)
+        for key, value in puts.items():
+            batch.put(key, value)
+        self._db.write(batch)
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        options = ReadOptions()
+        options.set_iterate_upper_bound(end)
+        iterator = self._db.iter(options)
+        iterator.seek(start)
+        while iterator.valid():
+            yield iterator.key(), iterator.value()
+            iterator.next()
+
+    def delete_range(self, start: bytes, end: bytes) -> None:
+        self._db.delete_range(start, end)
+
+    def approximate_size(self) -> int:
+        return sum(f.stat().st_size for f in self._path.iterdir() if f.suffix in (".sst", ".log"))
+
+    def close(self) -> None:
+        self._db.close()
