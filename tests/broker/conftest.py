@@ -1,0 +1,1 @@
+from tests.fixtures.kafka import kafka_broker, unique_name  # noqa: F401
