@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def epoch_ms_or_iso(text: str) -> int:
@@ -20,11 +20,11 @@ def epoch_ms_or_iso(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected epoch milliseconds or an ISO-8601 time, got {text!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
-def int_between(low: int, high: int | None = None):  # noqa: ANN201 - returns an argparse type
+def int_between(low: int, high: int | None = None):
     """An argparse type for an integer in [low, high]."""
 
     def parse(text: str) -> int:
