@@ -6,6 +6,10 @@ import argparse
 from datetime import UTC, datetime
 
 
+class UsageError(Exception):
+    """A bad argument value found after parsing; reported in one line with exit code 2."""
+
+
 def epoch_ms_or_iso(text: str) -> int:
     """`T` of CONTRACT section 5: epoch milliseconds, or an ISO-8601 time (UTC unless it says otherwise).
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from cli.args import UsageError
 from config.settings import ConfigError, load_settings
 
 COMMAND_MODULES = (
@@ -32,10 +33,6 @@ COMMAND_MODULES = (
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A bad argument value found after parsing; reported in one line with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,3 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     return int(result)
 
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -72,6 +73,13 @@ async def migrate(path: Path) -> list[Migration]:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split a migration into statements (ours never put ';' inside literals)."""
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    """Split a migration into complete statements (ours never put '--' or ';' inside literals)."""
+    statements, current = [], ""
+    for line in sql.splitlines():
+        current += line.split("--", 1)[0] + "\n"
+        if current.strip() and sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete statement at the end of a migration: {current.strip()[:80]}")
+    return statements

@@ -14,7 +14,7 @@ MAX_ID_LENGTH: Final = 128
 # Reasons an event is dead-lettered; they label the dead-letter counter, so keep them few and stable.
 DeadLetterReason = Literal[
     "invalid_json", "not_an_object", "missing_field", "wrong_type", "bad_value",
-    "unknown_kind", "unsupported_version", "future_timestamp",
+    "unknown_kind", "unsupported_version", "future_timestamp", "key_mismatch",
 ]
 
 

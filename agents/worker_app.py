@@ -1,0 +1,95 @@
+"""The faust application of one worker: ingest, sink timer and heartbeat as services of one app.
+
+Faust owns the lifecycle (start-up order, signal handling, graceful stop); the services own the
+work. Faust's own web server stays off: nothing here listens on a non-loopback address.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import faust
+import mode
+
+from agents.control import MaterializeRequest
+from agents.heartbeat import HeartbeatService
+from agents.ingest import IngestService
+from agents.side_services import MetricsEndpoint
+from agents.snapshot_service import SnapshotService
+from config.settings import Settings
+from observability.metrics import job_metrics, stream_metrics
+from sinks.app_facts import load_partition_from_app_db
+from streams.aggregation import PartitionState, boundary_for
+from streams.state_store import RocksStore
+from streams.stream_state import StreamState
+from streams.windows import retention_ms, window_set
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    state: StreamState
+    ingest: IngestService
+    snapshots: SnapshotService
+    worker_id: str
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def build_worker(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    broker_incarnation: str | None = None,
+    extra_services: Iterable[mode.Service] = (),
+) -> Worker:
+    """Wire a worker against the broker at `bootstrap` (host:port list)."""
+    worker_id = new_worker_id()
+    windows = window_set(settings.metrics.extra_windows)
+    retention = retention_ms(windows, settings.stream.late_grace_minutes * 60_000)
+    head = boundary_for(int(time.time() * 1000), settings.interval_ms)
+    store = RocksStore(settings.stream.data_dir / "rocksdb")
+    state = StreamState(store, windows, retention, head)
+    state.check_broker_incarnation(broker_incarnation)
+
+    app = faust.App(
+        f"{settings.kafka.group_id}-app",
+        broker=f"kafka://{bootstrap}",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.stream.data_dir / "faust"),
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka.heartbeat_interval_seconds,
+        topic_partitions=settings.kafka.partitions,
+        producer_acks=-1,
+    )
+    streams = stream_metrics()
+    jobs = job_metrics(emit_histogram=settings.metrics.emit_histogram)
+
+    async def load(partition: PartitionState) -> int:
+        if not settings.stream.bootstrap_from_app_db:
+            return 0
+        return await load_partition_from_app_db(settings, partition)
+
+    snapshots: SnapshotService
+    ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
+                           on_barrier=lambda request: _materialize(snapshots, request))
+    snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id)
+    heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
+    services: list[mode.Service] = [ingest, snapshots, heartbeat, *extra_services]
+    if settings.metrics.prometheus_port:
+        services.append(MetricsEndpoint(settings.metrics.prometheus_port))
+    for service in services:
+        app.service(service)  # type: ignore[arg-type]
+    return Worker(app, state, ingest, snapshots, worker_id)
+
+
+async def _materialize(snapshots: SnapshotService, request: MaterializeRequest) -> None:
+    await snapshots.write(request.boundary)

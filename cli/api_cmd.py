@@ -1,0 +1,46 @@
+"""`kukuri-trending api`: serve the read API and the dashboard in a process of their own.
+
+Read-only against the database (it neither migrates nor writes), so any number of API processes can
+run beside the worker. Runs until SIGINT or SIGTERM, then closes the feed's clients and the
+connections before exiting 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from api.server import start_api_server
+from cli.args import int_between
+from config.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("api", help="serve the read API and the live dashboard until Ctrl-C/SIGTERM")
+    parser.add_argument("--host", help="address to bind (default: api.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int_between(0, 65535), help="port (default: api.port; 0 picks a free one)")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        server = await start_api_server(settings, host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"kukuri-trending api: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    # One line on stdout with the address: with --port 0 it is the only way to learn the port.
+    print(f"kukuri-trending api: serving {server.url} (dashboard at {server.url}/)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await server.stop()
+    return 0

@@ -1,0 +1,110 @@
+"""`kukuri-trending materialize [--at T]`: make the running worker(s) write the snapshot for T now.
+
+A barrier record goes to every partition of the events topic; each worker writes its part once it
+has read the barrier on all its partitions, i.e. after everything the broker held when this
+command started. The command returns when the complete snapshot is committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+import uuid
+
+from agents.control import CONTROL_HEADER, MATERIALIZE, MaterializeRequest
+from agents.heartbeat import ALIVE_WITHIN_MS
+from cli.args import UsageError, epoch_ms_or_iso, positive_float
+from cli.broker_address import NoBrokerError, resolve_bootstrap
+from config.settings import Settings
+from producer.sender import new_producer
+from sinks.database import connect_reader
+from streams.aggregation import boundary_for
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("materialize", help="write the snapshot for boundary T now, through the worker")
+    parser.add_argument("--at", type=epoch_ms_or_iso, metavar="T",
+                        help="boundary as ISO-8601 or epoch ms (default: the latest boundary); aligned down")
+    parser.add_argument("--timeout", type=positive_float, default=120.0, help="seconds to wait (120)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    started = int(time.time() * 1000)
+    requested = started if args.at is None else args.at
+    if requested > started:
+        raise UsageError("--at is in the future")
+    boundary = boundary_for(requested, settings.interval_ms)
+    try:
+        bootstrap = resolve_bootstrap(settings)
+        workers = await _live_workers(settings)
+    except (NoBrokerError, OSError, sqlite3.Error) as exc:
+        return _fail(f"{exc}")
+    if not workers:
+        return _fail("no running worker (start `kukuri-trending run` or `kukuri-trending worker`)")
+    request = MaterializeRequest(uuid.uuid4().hex, boundary)
+    producer = new_producer(bootstrap)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(settings.kafka.events_topic))
+        await asyncio.gather(*[
+            await producer.send(settings.kafka.events_topic, value=request.encode(), partition=p,
+                                headers=[(CONTROL_HEADER, MATERIALIZE)])
+            for p in partitions
+        ])
+    finally:
+        await producer.stop()
+    run_row = await _wait_for_run(settings, boundary, started, args.timeout)
+    if run_row is None:
+        return _fail(f"no snapshot for {boundary} was committed within {args.timeout:g} s")
+    window_end, topics, finished_at, duration_ms = run_row
+    result = {"window_end": window_end, "topics": topics, "finished_at": finished_at, "duration_ms": duration_ms}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"snapshot {window_end} committed: {topics} topics in {duration_ms} ms")
+    return 0
+
+
+async def _live_workers(settings: Settings) -> int:
+    if not settings.database.path.exists():
+        return 0
+    conn = await connect_reader(settings.database.path)
+    try:
+        async with conn.execute(
+            "SELECT COUNT(*) FROM trending_workers WHERE heartbeat_at >= ?",
+            (int(time.time() * 1000) - ALIVE_WITHIN_MS,),
+        ) as cursor:
+            (count,) = await cursor.fetchone()  # type: ignore[misc]
+        return int(count)
+    finally:
+        await conn.close()
+
+
+async def _wait_for_run(settings: Settings, boundary: int, since: int, timeout: float) -> tuple[int, int, int, int] | None:
+    deadline = time.monotonic() + timeout
+    conn = await connect_reader(settings.database.path)
+    try:
+        while time.monotonic() < deadline:
+            async with conn.execute(
+                "SELECT window_end, topics_upserted, finished_at, duration_ms FROM trending_runs"
+                " WHERE window_end = ? AND finished_at >= ?",
+                (boundary, since),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                return tuple(row)  # type: ignore[return-value]
+            await asyncio.sleep(0.1)
+        return None
+    finally:
+        await conn.close()
+
+
+def _fail(message: str) -> int:
+    print(f"kukuri-trending materialize: {message}", file=sys.stderr)
+    return 1

@@ -1,0 +1,92 @@
+"""`kukuri-trending run`: everything on one machine.
+
+Starts the embedded Tansu broker (unless one is configured), creates the topics, optionally seeds
+24 h of back-dated synthetic traffic (so the first snapshot already shows a trending list), then
+runs the worker, the snapshot sink, the read API and live demo traffic until Ctrl-C or SIGTERM, and
+stops the broker on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import uuid
+
+import mode
+
+from agents.side_services import ApiEndpoint, DemoTraffic
+from broker.embedded import BrokerError, EmbeddedBroker
+from broker.runtime import remove_runtime, runtime_path, write_runtime
+from cli.args import int_between
+from cli.worker_runtime import prepare, run_worker
+from config.settings import Settings
+from observability.logs import log_event
+from producer.sender import SyntheticTraffic, new_producer
+from producer.synthetic import TrafficGenerator
+
+log = logging.getLogger("kukuri_trending.run")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="broker (embedded by default), worker, sink and API on this machine")
+    parser.add_argument("--demo-rate", type=int_between(0), default=0, metavar="N",
+                        help="also send N synthetic events per second, mirrored into the app database (0: off)")
+    parser.add_argument("--demo-topics", type=int_between(1), default=40, metavar="M", help="synthetic topics (40)")
+    parser.add_argument("--demo-history", type=int_between(0), default=0, metavar="K",
+                        help="first send K back-dated synthetic facts over the last 24 h (0: none)")
+    parser.add_argument("--no-api", action="store_true", help="do not serve the read API")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    broker: EmbeddedBroker | None = None
+    incarnation: str | None = None
+    runtime = runtime_path(settings.database.path)
+    try:
+        if settings.kafka.embedded:
+            settings.stream.data_dir.mkdir(parents=True, exist_ok=True)
+            broker = EmbeddedBroker(log_path=settings.stream.data_dir / "tansu.log")
+            broker.start_sync()
+            incarnation = uuid.uuid4().hex
+            bootstrap = broker.bootstrap
+            api_url = None if args.no_api else f"http://{settings.api.host}:{settings.api.port}"
+            write_runtime(runtime, broker_url=broker.url, pid=os.getpid(), api_url=api_url)
+            log_event(log, "trending_broker.started", url=broker.url, pid=broker.pid)
+        else:
+            bootstrap = settings.kafka.bootstrap_servers
+        asyncio.run(_seed(settings, bootstrap, args))
+        extra: list[mode.Service] = []
+        if not args.no_api:
+            extra.append(ApiEndpoint(settings))
+        if args.demo_rate:
+            extra.append(DemoTraffic(settings, bootstrap, args.demo_rate, args.demo_topics, seed=int(time.time())))
+        return run_worker(settings, bootstrap, broker_incarnation=incarnation, extra_services=extra,
+                          log_level=args.log_level)
+    except BrokerError as exc:
+        print(f"kukuri-trending run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if broker is not None:
+            broker.stop_sync()
+            remove_runtime(runtime)
+            log_event(log, "trending_broker.stopped")
+
+
+async def _seed(settings: Settings, bootstrap: str, args: argparse.Namespace) -> None:
+    await prepare(settings, bootstrap)
+    if not args.demo_history:
+        return
+    producer = new_producer(bootstrap)
+    await producer.start()
+    try:
+        traffic = SyntheticTraffic(producer, settings.kafka.events_topic, TrafficGenerator(args.demo_topics, seed=7),
+                                   app_db=settings.database.path, seed=7)
+        await traffic.prepare_app_db()
+        await traffic.history(args.demo_history, 24, int(time.time() * 1000))
+        log_event(log, "trending_demo.history_sent", facts=traffic.stats.facts, events=traffic.stats.sent)
+    finally:
+        await producer.stop()

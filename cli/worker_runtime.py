@@ -1,0 +1,49 @@
+"""Run a faust worker process until SIGINT/SIGTERM: shared by `worker` and `run`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import faust
+import mode
+
+from agents.worker_app import build_worker
+from broker.topics import ensure_topics
+from config.settings import Settings
+from sinks.migrate import migrate
+
+log = logging.getLogger("kukuri_trending.worker")
+
+
+async def prepare(settings: Settings, bootstrap: str) -> None:
+    """Migrations and topics, before any consumer or producer can auto-create them wrongly."""
+    await migrate(settings.database.path)
+    await ensure_topics(
+        bootstrap,
+        {settings.kafka.events_topic: settings.kafka.partitions, settings.kafka.dlq_topic: settings.kafka.partitions},
+    )
+
+
+def run_worker(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    broker_incarnation: str | None = None,
+    extra_services: Iterable[mode.Service] = (),
+    log_level: str = "INFO",
+) -> int:
+    """Blocks until the worker stops; returns the process exit code."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    worker = build_worker(settings, bootstrap, broker_incarnation=broker_incarnation, extra_services=extra_services)
+    runner = faust.Worker(
+        worker.app, loglevel=log_level, override_logging=False, redirect_stdouts=False, quiet=True,
+    )
+    try:
+        runner.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        worker.state.close()
+    return 0

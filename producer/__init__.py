@@ -1,0 +1,1 @@
+"""Event producers: synthetic kukuri traffic and JSON-lines files, sent to Kafka."""

@@ -1,0 +1,70 @@
+"""Sort a failed snapshot run's error into "retry it now" and "retrying will not help".
+
+`transient` errors are worth another attempt within the same run: the app holding a write lock on
+SQLite, a timeout, a broker that is restarting or electing a leader. `fatal` errors need a person
+or a new release: the schema does not match (a migration is missing), the database file cannot be
+written, the configuration is wrong. A fatal error is not retried within the run; the run policy
+still tries again at later boundaries, so "fatal" never stops the worker.
+
+Unknown errors are fatal: an unexpected exception is almost always a bug or a data problem that
+fails the same way a second later, and retrying it in a tight loop only multiplies the log lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Final, Literal
+
+from aiokafka import errors as kafka_errors
+
+from config.settings import ConfigError
+
+ErrorClass = Literal["transient", "fatal"]
+
+# SQLite result codes (the primary part of `sqlite_errorname`) that clear by themselves.
+_TRANSIENT_SQLITE: Final = ("SQLITE_BUSY", "SQLITE_LOCKED")
+# Without a result code (an error built by hand or by a wrapper), the message decides.
+_TRANSIENT_MESSAGES: Final = ("database is locked", "database table is locked", "database is busy")
+# Kafka errors not flagged `retriable` by aiokafka that still mean "the broker is not there yet".
+_TRANSIENT_KAFKA: Final = (
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.BrokerNotAvailableError,
+    kafka_errors.KafkaUnavailableError,
+    kafka_errors.RebalanceInProgressError,
+)
+
+
+def classify(exc: BaseException) -> ErrorClass:
+    """`transient` or `fatal` for an error raised by a snapshot run (see the module docstring).
+
+    An error wrapped with `raise ... from err` is judged by its cause when it says nothing itself;
+    an exception group is transient only if every member is.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return "transient" if all(classify(e) == "transient" for e in exc.exceptions) else "fatal"
+    verdict = _own_class(exc)
+    if verdict is None and exc.__cause__ is not None:
+        return classify(exc.__cause__)
+    return verdict or "fatal"
+
+
+def _own_class(exc: BaseException) -> ErrorClass | None:
+    if isinstance(exc, sqlite3.Error):
+        return _sqlite_class(exc)
+    if isinstance(exc, kafka_errors.KafkaError):
+        return "transient" if exc.retriable or isinstance(exc, _TRANSIENT_KAFKA) else "fatal"
+    if isinstance(exc, ConfigError | PermissionError):
+        return "fatal"
+    # asyncio.TimeoutError is TimeoutError on 3.11; both are OSErrors, like ConnectionError.
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | ConnectionError):
+        return "transient"
+    return None
+
+
+def _sqlite_class(exc: sqlite3.Error) -> ErrorClass:
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return "transient" if name.startswith(_TRANSIENT_SQLITE) else "fatal"
+    message = str(exc).lower()
+    return "transient" if any(m in message for m in _TRANSIENT_MESSAGES) else "fatal"
