@@ -108,6 +108,9 @@ async def write_snapshot_part(
     window_rows = [
         (w, p) for p, ws in (window_rows_by_partition or {}).items() for w in ws
     ]
+    if parts == list(range(total_partitions)):
+        # One worker owns every partition: nothing to wait for, so skip staging.
+        return await _write_whole(conn, boundary, rows_by_partition, window_rows, started, ttl_hours)
     await conn.execute("BEGIN IMMEDIATE")
     try:
         await conn.execute(
@@ -132,6 +135,30 @@ async def write_snapshot_part(
         record = None
         if present == total_partitions:
             record = await _promote(conn, boundary, started, ttl_hours)
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+    return record
+
+
+async def _write_whole(
+    conn: aiosqlite.Connection,
+    boundary: int,
+    rows_by_partition: dict[int, Sequence[TopicMetrics]],
+    window_rows: list[tuple[WindowMetrics, int]],
+    started: int,
+    ttl_hours: int,
+) -> RunRecord:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end = ?", (boundary,))
+        await conn.execute("DELETE FROM snapshot_parts WHERE window_end = ?", (boundary,))
+        await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
+        await conn.executemany(UPSERT_TOPIC_METRICS, [r.values() for rows in rows_by_partition.values() for r in rows])
+        await _replace_window_rows(conn, boundary, None, window_rows)
+        topics = sum(len(rows) for rows in rows_by_partition.values())
+        record = await _finish_run(conn, boundary, "stream", started, topics, ttl_hours)
     except BaseException:
         await conn.execute("ROLLBACK")
         raise

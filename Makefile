@@ -1,0 +1,31 @@
+# Two commands for a fresh machine (see README):
+#   make run   - install into .venv, run the embedded broker, worker, sink, API and demo traffic
+#   make test  - install into .venv (plus Debian's Chromium for the page tests) and run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint bench install
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/kukuri-trending run --demo-history 20000 --demo-rate 40
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+test: $(INSTALLED)
+	scripts/ensure-chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)
+	$(BIN)/kukuri-trending bench
