@@ -317,8 +317,9 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
     m = _section(raw, "metrics")
     profile = m.string("score_profile", "default")
     profiles = m.table("score_profiles")
+    default_weights = _weights(m.table("score_weights"), "metrics.score_weights")
     if profile == "default":
-        weights = _weights(m.table("score_weights"), "metrics.score_weights")
+        weights = default_weights
     elif profile in profiles:
         weights = _weights(profiles[profile], f"metrics.score_profiles.{profile}")
     else:

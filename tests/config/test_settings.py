@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import ConfigError, ScoreWeights, load_settings
+
+
+def test_defaults_match_the_contract() -> None:
+    s = load_settings(environ={})
+    assert s.metrics.enabled and s.metrics.interval_minutes == 5 and s.metrics.ttl_hours == 48
+    assert s.metrics.prometheus_port == 0 and not s.metrics.emit_histogram
+    assert s.metrics.score_weights == ScoreWeights(0.6, 0.3, 0.1)
+    assert s.kafka.broker == "embedded" and s.kafka.events_topic == "kukuri.trending.events"
+    assert s.kafka.dlq_topic == "kukuri.trending.events.dlq"
+    assert (s.api.host, s.api.port) == ("127.0.0.1", 8080)
+
+
+def test_environment_overrides_every_contract_variable(tmp_path: Path) -> None:
+    s = load_settings(environ={
+        "KUKURI_METRICS_ENABLED": "off", "KUKURI_METRICS_INTERVAL_MINUTES": "15", "KUKURI_METRICS_TTL_HOURS": "72",
+        "KUKURI_METRICS_WEIGHT_POSTS": "1.5", "KUKURI_METRICS_WEIGHT_UNIQUE_AUTHORS": "0",
+        "KUKURI_METRICS_WEIGHT_BOOSTS": "0.25", "KUKURI_METRICS_PROMETHEUS_PORT": "9898",
+        "KUKURI_METRICS_EMIT_HISTOGRAM": "yes", "KUKURI_KAFKA_BROKER": "kafka://k1:9092,k2:9092",
+        "KUKURI_DATABASE_PATH": str(tmp_path / "x.db"), "KUKURI_API_HOST": "0.0.0.0", "KUKURI_API_PORT": "9000",
+    })
+    assert not s.metrics.enabled and s.metrics.interval_minutes == 15 and s.metrics.ttl_hours == 72
+    assert s.metrics.score_weights == ScoreWeights(1.5, 0.0, 0.25)
+    assert s.metrics.prometheus_port == 9898 and s.metrics.emit_histogram
+    assert s.kafka.bootstrap_servers == "k1:9092,k2:9092"
+    assert s.database.path == tmp_path / "x.db"
+    assert (s.api.host, s.api.port) == ("0.0.0.0", 9000)
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[metrics]\nttl_hours = 24\n[metrics.extra_windows]\n"1h" = 60\n"7d" = 10080\n')
+    s = load_settings(config, environ={"KUKURI_METRICS_TTL_HOURS": "12"})
+    assert s.metrics.ttl_hours == 12
+    assert dict(s.metrics.extra_windows) == {"1h": 60, "7d": 10080}
+
+
+@pytest.mark.parametrize(
+    ("environ", "toml", "names"),
+    [
+        ({"KUKURI_METRICS_ENABLED": "maybe"}, "", "KUKURI_METRICS_ENABLED"),
+        ({"KUKURI_METRICS_INTERVAL_MINUTES": "7"}, "", "metrics.interval_minutes"),
+        ({"KUKURI_METRICS_WEIGHT_POSTS": "-1"}, "", "KUKURI_METRICS_WEIGHT_POSTS"),
+        ({"KUKURI_METRICS_PROMETHEUS_PORT": "70000"}, "", "KUKURI_METRICS_PROMETHEUS_PORT"),
+        ({"KUKURI_KAFKA_BROKER": "localhost:9092"}, "", "kafka.broker"),
+        ({"KUKURI_API_PORT": "http"}, "", "KUKURI_API_PORT"),
+        ({}, "[metrics]\nintervall_minutes = 5\n", "metrics.intervall_minutes"),
+        ({}, "[metrics.extra_windows]\n\"1h\" = 61\n", "metrics.extra_windows.1h"),
+        ({}, "[kafka]\npartitions = 0\n", "kafka.partitions"),
+        ({}, "[metrics]\nscore_profile = \"spiky\"\n", "metrics.score_profile"),
+        ({}, "[nonsense]\n", "nonsense"),
+    ],
+)
+def test_invalid_values_name_the_setting(tmp_path: Path, environ: dict[str, str], toml: str, names: str) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
+        load_settings(config, environ=environ)
+
+
+def test_score_profiles(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[metrics]\nscore_profile = "boosty"\n[metrics.score_profiles.boosty]\nboosts = 1.0\n')
+    assert load_settings(config, environ={}).metrics.score_weights == ScoreWeights(0.6, 0.3, 1.0)
