@@ -28,8 +28,8 @@ from broker.watermarks import high_watermarks
 from config.settings import Settings
 from observability.logs import log_event
 from observability.metrics import StreamMetrics
-from streams.events import InvalidEvent, parse_event
 from streams.aggregation import PartitionState
+from streams.events import InvalidEvent, parse_event
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.ingest")

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 import uuid
@@ -42,7 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Until the faust worker installs its own handlers, SIGTERM must still unwind through the
+    # `finally` below, so the embedded broker never outlives us.
+    signal.signal(signal.SIGTERM, _stop_requested)
     broker: EmbeddedBroker | None = None
     incarnation: str | None = None
     runtime = runtime_path(settings.database.path)
@@ -69,6 +77,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except BrokerError as exc:
         print(f"kukuri-trending run: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 0
     finally:
         if broker is not None:
             broker.stop_sync()

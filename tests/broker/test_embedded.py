@@ -16,30 +16,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from broker import embedded
 from broker.embedded import BrokerError, EmbeddedBroker, free_loopback_port, tansu_binary
 from broker.topics import ensure_topics, partition_counts
+from tests.fixtures.net import listening_addresses
 
 pytestmark = pytest.mark.integration
-
-
-def _listening_addresses(pid: int) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket `pid` listens on, read from /proc."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd)
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    found = set()
-    for table, width in (("tcp", 4), ("tcp6", 16)):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and inode in inodes:  # 0A = LISTEN
-                address, port = local.split(":")
-                raw = bytes.fromhex(address)
-                # /proc prints each 32-bit word in host (little-endian) order.
-                words = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))
-                family = socket.AF_INET if width == 4 else socket.AF_INET6
-                found.add((socket.inet_ntop(family, words), int(port, 16)))
-    return found
 
 
 def _gone(pid: int) -> bool:
@@ -134,7 +113,7 @@ async def test_start_sync_refuses_a_running_loop() -> None:
 
 def test_listens_on_loopback_only(kafka_broker: EmbeddedBroker) -> None:
     assert kafka_broker.pid is not None
-    assert _listening_addresses(kafka_broker.pid) == {("127.0.0.1", kafka_broker.port)}
+    assert listening_addresses(kafka_broker.pid) == {("127.0.0.1", kafka_broker.port)}
 
 
 async def test_port_in_use_is_reported_before_spawning() -> None:
