@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (see README):
 #   make run   - install into .venv, run the embedded broker, worker, sink, API and demo traffic
-#   make test  - install into .venv (plus Debian's Chromium for the page tests) and run every test
+#   make test  - install into .venv (plus Chromium and promtool from Debian) and run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,7 +23,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 test: $(INSTALLED)
-	scripts/ensure-chromium.sh
+	scripts/ensure-test-tools.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

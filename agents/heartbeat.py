@@ -7,6 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import mode
 
@@ -18,7 +19,7 @@ ALIVE_WITHIN_MS = 10_000
 
 
 class HeartbeatService(mode.Service):
-    def __init__(self, settings: Settings, worker_id: str, partitions: Callable[[], list[int]], **kwargs: object):
+    def __init__(self, settings: Settings, worker_id: str, partitions: Callable[[], list[int]], **kwargs: Any):
         super().__init__(**kwargs)
         self.settings = settings
         self.worker_id = worker_id

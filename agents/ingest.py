@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -58,7 +59,7 @@ class IngestService(mode.Service):
         *,
         load_from_app_db: AppDbLoader | None = None,
         on_barrier: BarrierHandler | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
@@ -212,6 +213,8 @@ class IngestService(mode.Service):
                 lags[tp.partition] = max(high - offset, 0)
         self.metrics.set_consumer_lag(lags)
         self.metrics.set_active_topics(self.stream_state.active_topics)
+        store = self.stream_state.store
+        self.metrics.set_state_size(keys=store.approximate_keys(), size_bytes=store.approximate_size())
         if self._newest_event_time:
             self.metrics.set_event_time_lag(int(time.time() * 1000) - self._newest_event_time)
         if offsets:

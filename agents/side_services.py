@@ -17,15 +17,16 @@ log = logging.getLogger("kukuri_trending.worker")
 
 
 class MetricsEndpoint(mode.Service):
-    """`/metrics` on 127.0.0.1:<prometheus_port>."""
+    """`/metrics` on <metrics.bind_host, 127.0.0.1 by default>:<prometheus_port>."""
 
-    def __init__(self, port: int, **kwargs: Any) -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.port = port
+        self.host = host
         self._server: Any = None
 
     async def on_start(self) -> None:
-        self._server = await start_metrics_server(self.port)
+        self._server = await start_metrics_server(self.port, self.host)
         log_event(log, "trending_metrics.endpoint", url=self._server.url)
 
     async def on_stop(self) -> None:
@@ -70,6 +71,7 @@ class DemoTraffic(mode.Service):
         try:
             traffic = SyntheticTraffic(producer, self.settings.kafka.events_topic, self.generator,
                                        app_db=self.settings.database.path, seed=self.seed)
+            await traffic.prepare_app_db()
             await traffic.live(self.rate, None)
         finally:
             await producer.stop()

@@ -4,6 +4,11 @@ Boundaries are computed from the wall clock each time (never by adding intervals
 the schedule does not drift; one lock serialises timer runs and `materialize` requests, so runs
 never overlap. The first run happens at start-up, once the worker has caught up with what Kafka
 held when its partitions were assigned.
+
+Failures follow `agents.run_policy`: a transient error (a locked database, a timeout) is retried
+with backoff while the run still fits its interval; after `failures_before_skip` failed runs the
+job pauses for `skip_minutes`; a fatal error (schema mismatch, unwritable file) stops the worker
+with a non-zero exit instead of looping. A failed run rolls back, so no partial snapshot exists.
 """
 
 from __future__ import annotations
@@ -11,23 +16,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiosqlite
 import mode
 
+from agents.run_policy import RunPolicy, failure_fields
 from config.settings import Settings
+from observability.alerts import AlertNotifier, check_table_size
 from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer
+from sinks.failures import classify
 from sinks.snapshot_writer import RunRecord, write_snapshot_part
 from streams.aggregation import boundary_for
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.sink")
 
+STALENESS_CHECK_SECONDS = 30.0
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class FatalSinkError(RuntimeError):
+    """A snapshot failure that retrying cannot fix; the worker stops with a non-zero exit."""
 
 
 class SnapshotService(mode.Service):
@@ -39,7 +54,7 @@ class SnapshotService(mode.Service):
         job_metrics: JobMetrics,
         stream_metrics: StreamMetrics,
         worker_id: str,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
@@ -48,14 +63,26 @@ class SnapshotService(mode.Service):
         self.job_metrics = job_metrics
         self.stream_metrics = stream_metrics
         self.worker_id = worker_id
+        self.policy = RunPolicy.from_settings(settings.backoff)
         self._lock = asyncio.Lock()
         self._conn: aiosqlite.Connection | None = None
+        self._alerts: AlertNotifier | None = None
+        self._last_success: int | None = None
 
     async def on_start(self) -> None:
         self._conn = await connect_writer(self.settings.database.path)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
+        async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
+            (last,) = await cursor.fetchone()  # type: ignore[misc]
+        if last is not None:
+            self._last_success = int(last)
+            self.job_metrics.restore_last_success(self._last_success)
+        self._alerts = AlertNotifier.from_settings(self.settings.alerts, now_ms=now_ms(),
+                                                   last_success_ms=self._last_success)
 
     async def on_stop(self) -> None:
+        if self._alerts is not None:
+            await self._alerts.close()
         if self._conn is not None:
             await self._conn.close()
 
@@ -68,8 +95,53 @@ class SnapshotService(mode.Service):
         interval = self.settings.interval_ms
         while not self.should_stop:
             boundary = boundary_for(now_ms(), interval)
-            await self.write(boundary)
+            await self._scheduled_run(boundary)
             await self.sleep(max(boundary + interval - now_ms(), 0) / 1000)
+
+    @mode.Service.task
+    async def _staleness(self) -> None:
+        """Alert when the last success grows old even if no run fails (a stuck worker, say)."""
+        while not self.should_stop:
+            await self.sleep(STALENESS_CHECK_SECONDS)
+            if self._alerts is not None:
+                await self._alerts.tick(now_ms(), self._last_success)
+
+    async def _scheduled_run(self, boundary: int) -> None:
+        if not self.policy.should_run(time.time()):
+            log_event(log, "trending_metrics_job.skipped", window_end=boundary,
+                      skip_until_ms=int((self.policy.skip_until or 0) * 1000))
+            return
+        next_boundary = (boundary + self.settings.interval_ms) / 1000
+        attempt = 0
+        while not self.should_stop:
+            attempt += 1
+            try:
+                await self.write(boundary)
+            except Exception as exc:
+                self.job_metrics.record_failure(now_ms())
+                if classify(exc) == "fatal":
+                    log_event(log, level=logging.CRITICAL, **failure_fields(exc, None, window_end=boundary))
+                    await self._report_failure(exc)
+                    self.crash(FatalSinkError(f"snapshot for {boundary} failed and cannot be retried: {exc!r}"))
+                    return
+                delay = self.policy.next_retry_delay(attempt, time.time(), next_boundary)
+                if delay is not None:
+                    log_event(log, level=logging.WARNING,
+                              **failure_fields(exc, delay, window_end=boundary, attempt=attempt))
+                    await self.sleep(delay)
+                    continue
+                self.policy.on_run_failed(time.time())
+                retry_in = self.policy.seconds_until_next_attempt(time.time(), next_boundary)
+                log_event(log, level=logging.ERROR,
+                          **failure_fields(exc, retry_in, window_end=boundary, attempt=attempt))
+                await self._report_failure(exc)
+                return
+            self.policy.on_run_succeeded()
+            return
+
+    async def _report_failure(self, exc: BaseException) -> None:
+        if self._alerts is not None:
+            await self._alerts.run_failed(now_ms(), repr(exc))
 
     async def write(self, boundary: int) -> RunRecord | None:
         """Write this worker's partitions for `boundary`; returns the run once the snapshot is complete."""
@@ -81,30 +153,35 @@ class SnapshotService(mode.Service):
             if not partitions:
                 return None
             parts = self.stream_state.snapshot(boundary, self.settings.metrics.score_weights, started, partitions)
-            try:
-                record = await write_snapshot_part(
-                    self._conn,
-                    boundary,
-                    {p: s.rows for p, s in parts.items()},
-                    window_rows_by_partition={p: s.window_rows for p, s in parts.items()},
-                    total_partitions=self.settings.kafka.partitions,
-                    worker_id=self.worker_id,
-                    ttl_hours=self.settings.metrics.ttl_hours,
-                    started_at=started,
-                )
-            except Exception as exc:
-                self.job_metrics.record_failure(now_ms())
-                log_event(log, "trending_metrics_job.failed", level=logging.ERROR, error=repr(exc),
-                          retry_in_seconds=None, window_end=boundary)
-                raise
+            record = await write_snapshot_part(
+                self._conn,
+                boundary,
+                {p: s.rows for p, s in parts.items()},
+                window_rows_by_partition={p: s.window_rows for p, s in parts.items()},
+                total_partitions=self.settings.kafka.partitions,
+                worker_id=self.worker_id,
+                ttl_hours=self.settings.metrics.ttl_hours,
+                started_at=started,
+            )
             rows = sum(len(s.rows) for s in parts.values())
             self.stream_metrics.set_snapshot_rows(rows)
             if record is None:
                 log_event(log, "trending_metrics_job.part_written", window="24h", window_end=boundary,
                           partitions=partitions, topics=rows, duration_ms=now_ms() - started)
                 return None
-            self.job_metrics.record_success(record, lag_ms=now_ms() - boundary)
-            log_event(log, "trending_metrics_job.completed", window="24h", window_end=boundary,
-                      topics=record.topics_upserted, duration_ms=record.duration_ms,
-                      expired_records=record.expired_records)
+            await self._succeeded(record)
             return record
+
+    async def _succeeded(self, record: RunRecord) -> None:
+        assert self._conn is not None
+        self._last_success = record.finished_at
+        self.job_metrics.record_success(record, lag_ms=record.finished_at - record.window_end)
+        log_event(log, "trending_metrics_job.completed", window="24h", window_end=record.window_end,
+                  topics=record.topics_upserted, duration_ms=record.duration_ms,
+                  expired_records=record.expired_records)
+        async with self._conn.execute("SELECT COUNT(*) FROM topic_metrics") as cursor:
+            (rows,) = await cursor.fetchone()  # type: ignore[misc]
+        self.job_metrics.record_table_rows(rows)
+        check_table_size(rows, self.settings.metrics.row_count_warning, ttl_hours=self.settings.metrics.ttl_hours)
+        if self._alerts is not None:
+            await self._alerts.run_succeeded(now_ms())

@@ -85,7 +85,7 @@ def build_worker(
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
     services: list[mode.Service] = [ingest, snapshots, heartbeat, *extra_services]
     if settings.metrics.prometheus_port:
-        services.append(MetricsEndpoint(settings.metrics.prometheus_port))
+        services.append(MetricsEndpoint(settings.metrics.prometheus_port, settings.metrics.bind_host))
     for service in services:
         app.service(service)  # type: ignore[arg-type]
     return Worker(app, state, ingest, snapshots, worker_id)

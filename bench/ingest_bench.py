@@ -76,6 +76,8 @@ events_topic = "{topic}"
 dlq_topic = "{topic}.dlq"
 group_id = "bench-{os.getpid()}"
 partitions = {PARTITIONS}
+session_timeout_seconds = 3.0
+heartbeat_interval_seconds = 1.0
 [database]
 path = "{root / 'kukuri.db'}"
 [stream]

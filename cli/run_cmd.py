@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import uuid
+from dataclasses import replace
 
 import mode
 
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     runtime = runtime_path(settings.database.path)
     try:
         if settings.kafka.embedded:
+            # Tansu holds each JoinGroup for half the session timeout: keep it short.
+            settings = replace(settings, kafka=replace(settings.kafka, session_timeout_seconds=3.0,
+                                                       heartbeat_interval_seconds=1.0))
             settings.stream.data_dir.mkdir(parents=True, exist_ok=True)
             broker = EmbeddedBroker(log_path=settings.stream.data_dir / "tansu.log")
             broker.start_sync()

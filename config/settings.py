@@ -41,6 +41,7 @@ class MetricsSettings:
     interval_minutes: int = 5
     ttl_hours: int = 48
     prometheus_port: int = 0
+    bind_host: str = "127.0.0.1"
     emit_histogram: bool = False
     score_profile: str = "default"
     score_weights: ScoreWeights = field(default_factory=ScoreWeights)
@@ -66,8 +67,8 @@ class KafkaSettings:
     dlq_topic: str = "kukuri.trending.events.dlq"
     partitions: int = 4
     group_id: str = "kukuri-trending"
-    session_timeout_seconds: float = 3.0
-    heartbeat_interval_seconds: float = 1.0
+    session_timeout_seconds: float = 10.0
+    heartbeat_interval_seconds: float = 3.0
 
     @property
     def embedded(self) -> bool:
@@ -133,7 +134,10 @@ ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
     ("KUKURI_METRICS_WEIGHT_BOOSTS", "metrics.score_weights.boosts"),
     ("KUKURI_METRICS_PROMETHEUS_PORT", "metrics.prometheus_port"),
     ("KUKURI_METRICS_EMIT_HISTOGRAM", "metrics.emit_histogram"),
+    ("KUKURI_METRICS_BIND_HOST", "metrics.bind_host"),
     ("KUKURI_KAFKA_BROKER", "kafka.broker"),
+    ("KUKURI_KAFKA_PARTITIONS", "kafka.partitions"),
+    ("KUKURI_ALERTS_WEBHOOK_URL", "alerts.webhook_url"),
     ("KUKURI_DATABASE_PATH", "database.path"),
     ("KUKURI_API_HOST", "api.host"),
     ("KUKURI_API_PORT", "api.port"),
@@ -334,6 +338,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         interval_minutes=interval,
         ttl_hours=m.integer("ttl_hours", 48, low=1),
         prometheus_port=m.integer("prometheus_port", 0, low=0, high=65535),
+        bind_host=m.string("bind_host", "127.0.0.1"),
         emit_histogram=m.boolean("emit_histogram", False),
         score_profile=profile,
         score_weights=weights,
@@ -364,8 +369,8 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         dlq_topic=_topic_name(k.string("dlq_topic", "kukuri.trending.events.dlq"), "kafka.dlq_topic"),
         partitions=k.integer("partitions", 4, low=1, high=1024),
         group_id=_topic_name(k.string("group_id", "kukuri-trending"), "kafka.group_id"),
-        session_timeout_seconds=k.number("session_timeout_seconds", 3.0, low=1.0),
-        heartbeat_interval_seconds=k.number("heartbeat_interval_seconds", 1.0, low=0.0, exclusive_low=True),
+        session_timeout_seconds=k.number("session_timeout_seconds", 10.0, low=1.0),
+        heartbeat_interval_seconds=k.number("heartbeat_interval_seconds", 3.0, low=0.0, exclusive_low=True),
     )
     k.reject_unknown()
     if kafka.heartbeat_interval_seconds >= kafka.session_timeout_seconds:
@@ -380,6 +385,8 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
 
     a = _section(raw, "api")
     api = ApiSettings(host=a.string("host", "127.0.0.1"), port=a.integer("port", 8080, low=0, high=65535))
+    if not metrics.bind_host:
+        raise ConfigError("metrics.bind_host: must not be empty")
     if not api.host:
         raise ConfigError("api.host: must not be empty")
     a.reject_unknown()

@@ -12,7 +12,6 @@ fails the same way a second later, and retrying it in a tight loop only multipli
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from typing import Final, Literal
 
@@ -56,8 +55,8 @@ def _own_class(exc: BaseException) -> ErrorClass | None:
         return "transient" if exc.retriable or isinstance(exc, _TRANSIENT_KAFKA) else "fatal"
     if isinstance(exc, ConfigError | PermissionError):
         return "fatal"
-    # asyncio.TimeoutError is TimeoutError on 3.11; both are OSErrors, like ConnectionError.
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | ConnectionError):
+    # asyncio.TimeoutError is the builtin TimeoutError since Python 3.11.
+    if isinstance(exc, TimeoutError | ConnectionError):
         return "transient"
     return None
 

@@ -29,6 +29,8 @@ class StateStore(Protocol):
     def approximate_size(self) -> int:
         """Bytes on disk (or in memory) used by the state."""
 
+    def approximate_keys(self) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -66,6 +68,9 @@ class MemoryStore:
 
     def approximate_size(self) -> int:
         return sum(len(k) + len(v) for k, v in self._data.items())
+
+    def approximate_keys(self) -> int:
+        return len(self._keys)
 
     def close(self) -> None:
         self._data.clear()
@@ -107,6 +112,9 @@ class RocksStore:
 
     def approximate_size(self) -> int:
         return sum(f.stat().st_size for f in self._path.iterdir() if f.suffix in (".sst", ".log"))
+
+    def approximate_keys(self) -> int:
+        return self._db.property_int_value("rocksdb.estimate-num-keys") or 0
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,1 @@
+"""Operability: Prometheus metrics and their HTTP endpoint, JSON logs, webhook alerts."""
