@@ -194,6 +194,7 @@ class IngestService(mode.Service):
                 self.caught_up.set()
                 log_event(log, "trending_stream.caught_up", partitions=self.assigned,
                           active_topics=self.stream_state.active_topics)
+        await self._recover_lost_history()
         await self._commit()
 
     async def _commit(self, force: bool = False) -> None:
@@ -224,40 +225,53 @@ class IngestService(mode.Service):
                 log.debug("offset commit skipped: %r", exc)
 
     async def assign(self, partitions: Iterable[int]) -> None:
-        """Restore each new partition, then make it visible and seek it in one synchronous step.
+        """Restore each new partition and seek to where its state ends (called on rebalance)."""
+        partitions = sorted(partitions)
+        if partitions:
+            watermarks = await high_watermarks(self.bootstrap, self.topic)
+            for p in partitions:
+                await self._restore(p, watermarks.get(p, 0))
 
-        All awaiting (watermarks, app-database loads) happens before the partition is attached, so
-        the consume loop never folds records of a partition whose position is not settled yet.
+    async def _restore(self, p: int, high: int, *, history_lost: bool = False) -> None:
+        """Load a partition, then make it visible and seek it in one synchronous step.
+
+        All awaiting (app-database loads, offset lookups) happens before the partition is attached,
+        so the consume loop never folds records of a partition whose position is not settled.
         """
         assert self._consumer is not None
-        partitions = sorted(partitions)
-        if not partitions:
-            return
-        watermarks = await high_watermarks(self.bootstrap, self.topic)
-        for p in partitions:
-            tp = TopicPartition(self.topic, p)
-            started = time.monotonic()
-            state = self.stream_state.load(p)
-            high = watermarks.get(p, 0)
-            lost_history = state.offset is not None and state.offset > high
-            if lost_history:
-                log_event(log, "trending_stream.state_reset", level=logging.WARNING, partition=p,
-                          stored_offset=state.offset, high_watermark=high,
-                          reason="the broker holds fewer records than the state has consumed")
-                state.clear()
-            loaded = 0
-            if state.offset is None and self.load_from_app_db is not None and (
-                lost_history or self.stream_state.history_lost or await self._history_trimmed(tp)
-            ):
-                loaded = await self.load_from_app_db(state)
-            if state.offset is None:
-                state.offset = (await self._consumer.beginning_offsets([tp])).get(tp, 0)
-            self.stream_state.attach(state)
-            self._catch_up_targets[p] = high
-            self._consumer.seek(tp, state.offset)
-            log_event(log, "trending_stream.partition_assigned", partition=p, offset=state.offset,
-                      high_watermark=high, loaded_from_app_db=loaded, active_topics=state.active_topics,
-                      restore_ms=int((time.monotonic() - started) * 1000))
+        tp = TopicPartition(self.topic, p)
+        started = time.monotonic()
+        state = self.stream_state.load(p)
+        lost = history_lost or (state.offset is not None and state.offset > high)
+        if lost:
+            log_event(log, "trending_stream.state_reset", level=logging.WARNING, partition=p,
+                      stored_offset=state.offset, high_watermark=high,
+                      reason="the broker holds fewer records than the state has consumed")
+            state.clear()
+        loaded = 0
+        if state.offset is None and self.load_from_app_db is not None and (
+            lost or self.stream_state.history_lost or await self._history_trimmed(tp)
+        ):
+            loaded = await self.load_from_app_db(state)
+        if state.offset is None:
+            state.offset = (await self._consumer.beginning_offsets([tp])).get(tp, 0)
+        self.stream_state.attach(state)
+        self._catch_up_targets[p] = high
+        self._consumer.seek(tp, state.offset)
+        log_event(log, "trending_stream.partition_assigned", partition=p, offset=state.offset,
+                  high_watermark=high, loaded_from_app_db=loaded, active_topics=state.active_topics,
+                  restore_ms=int((time.monotonic() - started) * 1000))
+
+    async def _recover_lost_history(self) -> None:
+        """A broker that restarted empty under a running worker: its fetches report a high watermark
+        below what the state has consumed. Rebuild those partitions (from the app database) instead
+        of waiting for offsets that will never come back."""
+        assert self._consumer is not None
+        for p, state in list(self.stream_state.partitions.items()):
+            high = self._consumer.highwater(TopicPartition(self.topic, p))
+            if high is not None and state.offset is not None and high < state.offset:
+                self.stream_state.revoke(p)
+                await self._restore(p, high, history_lost=True)
 
     async def _history_trimmed(self, tp: TopicPartition) -> bool:
         """True when retention already removed the start of the partition."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -54,9 +55,11 @@ class SnapshotService(mode.Service):
         job_metrics: JobMetrics,
         stream_metrics: StreamMetrics,
         worker_id: str,
+        on_fatal: Callable[[BaseException], None],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_fatal = on_fatal
         self.settings = settings
         self.stream_state = state
         self.caught_up = caught_up
@@ -70,7 +73,8 @@ class SnapshotService(mode.Service):
         self._last_success: int | None = None
 
     async def on_start(self) -> None:
-        self._conn = await connect_writer(self.settings.database.path)
+        self._conn = await connect_writer(self.settings.database.path,
+                                          busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
         async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
             (last,) = await cursor.fetchone()  # type: ignore[misc]
@@ -95,7 +99,11 @@ class SnapshotService(mode.Service):
         interval = self.settings.interval_ms
         while not self.should_stop:
             boundary = boundary_for(now_ms(), interval)
-            await self._scheduled_run(boundary)
+            if self.policy.should_run(time.time()):
+                await self.run_boundary(boundary, deadline=(boundary + interval) / 1000, scheduled=True)
+            else:
+                log_event(log, "trending_metrics_job.skipped", window_end=boundary,
+                          skip_until_ms=int((self.policy.skip_until or 0) * 1000))
             await self.sleep(max(boundary + interval - now_ms(), 0) / 1000)
 
     @mode.Service.task
@@ -106,38 +114,42 @@ class SnapshotService(mode.Service):
             if self._alerts is not None:
                 await self._alerts.tick(now_ms(), self._last_success)
 
-    async def _scheduled_run(self, boundary: int) -> None:
-        if not self.policy.should_run(time.time()):
-            log_event(log, "trending_metrics_job.skipped", window_end=boundary,
-                      skip_until_ms=int((self.policy.skip_until or 0) * 1000))
-            return
-        next_boundary = (boundary + self.settings.interval_ms) / 1000
+    async def run_boundary(self, boundary: int, *, deadline: float, scheduled: bool) -> RunRecord | None:
+        """Write `boundary`, retrying transient errors with backoff until `deadline` (epoch seconds).
+
+        Only scheduled runs count towards the skip period; a failed `materialize` request is
+        reported to its caller through the missing `trending_runs` row.
+        """
         attempt = 0
         while not self.should_stop:
             attempt += 1
             try:
-                await self.write(boundary)
+                record = await self.write(boundary)
             except Exception as exc:
-                self.job_metrics.record_failure(now_ms())
                 if classify(exc) == "fatal":
+                    self.job_metrics.record_failure(now_ms())
                     log_event(log, level=logging.CRITICAL, **failure_fields(exc, None, window_end=boundary))
                     await self._report_failure(exc)
-                    self.crash(FatalSinkError(f"snapshot for {boundary} failed and cannot be retried: {exc!r}"))
-                    return
-                delay = self.policy.next_retry_delay(attempt, time.time(), next_boundary)
+                    self.on_fatal(FatalSinkError(f"snapshot for {boundary} failed and cannot be retried: {exc!r}"))
+                    return None
+                delay = self.policy.next_retry_delay(attempt, time.time(), deadline)
                 if delay is not None:
                     log_event(log, level=logging.WARNING,
                               **failure_fields(exc, delay, window_end=boundary, attempt=attempt))
                     await self.sleep(delay)
                     continue
-                self.policy.on_run_failed(time.time())
-                retry_in = self.policy.seconds_until_next_attempt(time.time(), next_boundary)
+                self.job_metrics.record_failure(now_ms())
+                if scheduled:
+                    self.policy.on_run_failed(time.time())
+                retry_in = self.policy.seconds_until_next_attempt(time.time(), deadline)
                 log_event(log, level=logging.ERROR,
                           **failure_fields(exc, retry_in, window_end=boundary, attempt=attempt))
                 await self._report_failure(exc)
-                return
-            self.policy.on_run_succeeded()
-            return
+                return None
+            if scheduled:
+                self.policy.on_run_succeeded()
+            return record
+        return None
 
     async def _report_failure(self, exc: BaseException) -> None:
         if self._alerts is not None:

@@ -7,6 +7,7 @@ work. Faust's own web server stays off: nothing here listens on a non-loopback a
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import time
 import uuid
@@ -37,6 +38,7 @@ class Worker:
     ingest: IngestService
     snapshots: SnapshotService
     worker_id: str
+    fatal_errors: list[BaseException]
 
 
 def new_worker_id() -> str:
@@ -81,15 +83,25 @@ def build_worker(
     snapshots: SnapshotService
     ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
                            on_barrier=lambda request: _materialize(snapshots, request))
-    snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id)
+    fatal_errors: list[BaseException] = []
+
+    def stop_on_fatal(error: BaseException) -> None:
+        # Through the faust worker's own SIGTERM handling, so every service stops cleanly.
+        fatal_errors.append(error)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
     services: list[mode.Service] = [ingest, snapshots, heartbeat, *extra_services]
     if settings.metrics.prometheus_port:
         services.append(MetricsEndpoint(settings.metrics.prometheus_port, settings.metrics.bind_host))
     for service in services:
         app.service(service)  # type: ignore[arg-type]
-    return Worker(app, state, ingest, snapshots, worker_id)
+    return Worker(app, state, ingest, snapshots, worker_id, fatal_errors)
+
+
+MATERIALIZE_RETRY_SECONDS = 30.0
 
 
 async def _materialize(snapshots: SnapshotService, request: MaterializeRequest) -> None:
-    await snapshots.write(request.boundary)
+    await snapshots.run_boundary(request.boundary, deadline=time.time() + MATERIALIZE_RETRY_SECONDS, scheduled=False)

@@ -34,7 +34,8 @@ def run_worker(
     extra_services: Iterable[mode.Service] = (),
     log_level: str = "INFO",
 ) -> int:
-    """Blocks until the worker stops; returns the process exit code."""
+    """Blocks until the worker stops; returns the process exit code (1 after a fatal sink error)."""
+    code = 0
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = build_worker(settings, bootstrap, broker_incarnation=broker_incarnation, extra_services=extra_services)
     runner = faust.Worker(
@@ -43,7 +44,10 @@ def run_worker(
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
     finally:
         worker.state.close()
-    return 0
+    if worker.fatal_errors:
+        log.critical("worker stopped after a fatal error: %s", worker.fatal_errors[0])
+        return 1
+    return code

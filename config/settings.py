@@ -85,6 +85,7 @@ class KafkaSettings:
 @dataclass(frozen=True)
 class DatabaseSettings:
     path: Path = Path("data/kukuri.db")
+    busy_timeout_ms: int = 5000
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
     db_path = d.string("path", "data/kukuri.db")
     if not db_path:
         raise ConfigError("database.path: must not be empty")
-    database = DatabaseSettings(path=Path(db_path))
+    database = DatabaseSettings(path=Path(db_path), busy_timeout_ms=d.integer("busy_timeout_ms", 5000, low=0))
     d.reject_unknown()
 
     a = _section(raw, "api")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from config.settings import AlertSettings
 from observability.alerts import (
@@ -20,6 +17,7 @@ from observability.alerts import (
     slack_payload,
 )
 from observability.logs import FIELDS_ATTR
+from tests.fixtures.webhook import Receiver
 
 MIN = 60_000
 T0 = 1_731_229_200_000
@@ -121,38 +119,6 @@ def test_slack_payload_has_text_and_blocks() -> None:
 
 
 # --- delivery ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records what it was sent."""
-
-    url: str
-    payloads: list[dict] = field(default_factory=list)
-    status: int = 200
-    delay: float = 0.0
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    state = Receiver(url="")
-
-    async def hook(request: web.Request) -> web.Response:
-        state.payloads.append(await request.json())
-        await asyncio.sleep(state.delay)
-        return web.Response(status=state.status, text="ok" if state.status == 200 else "invalid_payload")
-
-    app = web.Application()
-    app.router.add_post("/hooks/alerts", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hooks/alerts"
-    try:
-        yield state
-    finally:
-        await runner.cleanup()
 
 
 integration = pytest.mark.integration

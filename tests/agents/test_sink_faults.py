@@ -1,0 +1,173 @@
+"""Sink failures through the real parts: a SQLite file locked by another connection, a schema that
+no longer matches, the alert webhook on a local HTTP server, and a broker restarted under a
+running worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agents.snapshot_service import SnapshotService
+from broker.embedded import EmbeddedBroker
+from broker.topics import ensure_topics
+from config.settings import AlertSettings, BackoffSettings, DatabaseSettings, Settings
+from observability.logs import FIELDS_ATTR
+from observability.metrics import job_metrics, stream_metrics
+from producer.synthetic import TrafficGenerator, delivery
+from sinks.database import connect_writer
+from sinks.kukuri_app import ensure_kukuri_tables, write_facts
+from sinks.migrate import migrate
+from streams.aggregation import boundary_for
+from streams.events import Event
+from streams.state_store import MemoryStore
+from streams.stream_state import StreamState
+from streams.windows import HOUR_MS, retention_ms, window_set
+from tests.agents.test_worker_integration import materialize, now_boundary, produce_events
+from tests.fixtures.trending_env import TrendingEnv
+from tests.fixtures.webhook import Receiver
+from tests.oracle import expected_rows
+
+pytestmark = pytest.mark.integration
+
+
+def failed_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [getattr(r, FIELDS_ATTR) for r in caplog.records if getattr(r, "event", None) == "trending_metrics_job.failed"]
+
+
+def sample(registry: CollectorRegistry, name: str) -> float:
+    value = registry.get_sample_value(name)
+    return 0.0 if value is None else value
+
+
+async def sink_with_state(tmp_path: Path, webhook: str) -> tuple[SnapshotService, CollectorRegistry, list[Event], int]:
+    settings = Settings(
+        database=DatabaseSettings(path=tmp_path / "kukuri.db", busy_timeout_ms=50),
+        backoff=BackoffSettings(failures_before_skip=3, skip_minutes=15, initial_retry_seconds=0.05,
+                                max_retry_seconds=0.2),
+        alerts=AlertSettings(webhook_url=webhook, consecutive_failures=2),
+    )
+    await migrate(settings.database.path)
+    boundary = boundary_for(int(time.time() * 1000), settings.interval_ms)
+    windows = window_set()
+    state = StreamState(MemoryStore(), windows, retention_ms(windows), boundary)
+    events = [e for a in TrafficGenerator(8, seed=3).actions(boundary - 20 * HOUR_MS, boundary, 300) for e in a.events]
+    for p in range(settings.kafka.partitions):
+        state.attach(state.load(p))
+    for i, event in enumerate(events):
+        state.partitions[i % settings.kafka.partitions].apply(replace(event, topic_id=f"{event.topic_id}-{i % 4}"))
+    registry = CollectorRegistry()
+    fatal: list[BaseException] = []
+    service = SnapshotService(settings, state, asyncio.Event(), job_metrics(registry=registry),
+                              stream_metrics(registry), "worker-under-test", on_fatal=fatal.append)
+    await service.on_start()
+    return service, registry, events, boundary
+
+
+async def test_locked_database_retries_then_skips_leaves_no_partial_snapshot_and_alerts(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service, registry, _, boundary = await sink_with_state(tmp_path, receiver.url)
+    blocker = sqlite3.connect(tmp_path / "kukuri.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the app holding its write lock
+    try:
+        for run in range(3):
+            record = await service.run_boundary(boundary, deadline=time.time() + 0.5, scheduled=True)
+            assert record is None
+            assert service.policy.consecutive_failures == run + 1
+        assert not service.policy.should_run(time.time())  # three failed runs: skip the next 15 minutes
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    lines = failed_lines(caplog)
+    retries = [line for line in lines if line["retry_in_seconds"] is not None and line["retry_in_seconds"] < 1]
+    assert retries, "transient errors are retried within the run"
+    assert all("database is locked" in line["error"] and line["error_class"] == "transient" for line in lines)
+    assert lines[-1]["retry_in_seconds"] >= 14 * 60  # the give-up line says when the job tries again
+    assert sample(registry, "kukuri_trending_metrics_job_failures_total") == 3
+    assert sample(registry, "kukuri_trending_metrics_job_runs_total") == 0
+    with sqlite3.connect(tmp_path / "kukuri.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM topic_metrics").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM trending_runs").fetchone() == (0,)
+    assert [p["text"] for p in receiver.payloads if "failing" in json.dumps(p).lower()], receiver.payloads
+    assert len(receiver.payloads) == 1  # one alert per incident
+
+    service.policy.skip_until = time.time()  # the skip period is over
+    record = await service.run_boundary(boundary, deadline=time.time() + 5, scheduled=True)
+    assert record is not None and record.topics_upserted > 0
+    assert sample(registry, "kukuri_trending_metrics_job_runs_total") == 1
+    assert len(receiver.payloads) == 2 and "recover" in json.dumps(receiver.payloads[1]).lower()
+    await service.on_stop()
+
+
+def test_schema_mismatch_stops_the_worker_with_a_non_zero_exit(trending_env: TrendingEnv) -> None:
+    env = trending_env
+    worker = env.start_worker()
+    env.wait_for_workers()
+    env.query("ALTER TABLE trending_runs RENAME TO trending_runs_moved")
+    result = env.cli("materialize", "--timeout", "10")
+    assert result.returncode == 1
+    assert worker.wait(timeout=60) != 0
+    fatal = [json.loads(line) for line in env.logs().splitlines()
+             if line.startswith("{") and '"trending_metrics_job.failed"' in line]
+    assert fatal and fatal[-1]["error_class"] == "fatal" and "no such table" in fatal[-1]["error"]
+
+
+def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv, tmp_path: Path) -> None:
+    """Tansu is memory-only: after a restart the topic is empty. The worker must notice, rebuild the
+    lost history from the app database, and go on counting new events exactly once."""
+    broker = EmbeddedBroker(log_path=tmp_path / "own-tansu.log")
+    broker.start_sync()
+    env = trending_env
+    env.broker = broker
+    env.write_config()
+    E = now_boundary()
+    rng = random.Random(11)
+    generator = TrafficGenerator(10, seed=11)
+    before = list(generator.actions(E - 20 * HOUR_MS, E - 2 * HOUR_MS, 600))
+    after = list(generator.actions(E - 2 * HOUR_MS, E, 300))
+    try:
+        asyncio.run(mirror_into_app_db(env.db, before))
+        env.start_worker()
+        env.wait_for_workers()
+        produce_events(env, list(delivery(iter(before), rng)))
+        materialize(env, E)
+        assert env.snapshot(E) == expected_rows([e for a in before for e in a.events], E)
+
+        port = broker.port
+        broker.stop_sync()
+        time.sleep(1)
+        broker = EmbeddedBroker(port=port, log_path=tmp_path / "own-tansu-2.log")
+        broker.start_sync()
+        env.broker = broker
+        settings = env.settings
+        asyncio.run(ensure_topics(broker.bootstrap, {settings.kafka.events_topic: 4, settings.kafka.dlq_topic: 4}))
+        asyncio.run(mirror_into_app_db(env.db, after))
+        produce_events(env, list(delivery(iter(after), rng)))
+        env.wait_until(lambda: "trending_stream.state_reset" in env.logs(), 60, "the worker to notice the empty broker")
+        materialize(env, E)
+        assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
+    finally:
+        env.close()
+        broker.stop_sync()
+
+
+async def mirror_into_app_db(db: Path, actions: list) -> None:
+    """What the kukuri app writes for the same facts (the source of truth the worker rebuilds from)."""
+    conn = await connect_writer(db)
+    try:
+        await ensure_kukuri_tables(conn)
+        await write_facts(conn, [e for a in actions for e in a.events])
+    finally:
+        await conn.close()
