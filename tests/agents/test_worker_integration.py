@@ -7,14 +7,18 @@ import asyncio
 import json
 import random
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from broker.embedded import free_loopback_port
 from producer.synthetic import TrafficGenerator, delivery
 from streams.aggregation import boundary_for
 from streams.events import Event
 from streams.windows import HOUR_MS, MINUTE_MS
+from tests.fixtures.net import listening_addresses
 from tests.fixtures.trending_env import TrendingEnv
 from tests.oracle import expected_rows
 
@@ -182,3 +186,38 @@ def test_produce_rejects_an_invalid_file_and_sends_nothing(trending_env: Trendin
     result = trending_env.cli("produce", "--file", str(events_file))
     assert result.returncode == 1
     assert "events.jsonl:1: missing_field" in result.stderr
+
+
+def test_worker_exports_prometheus_metrics_on_loopback(trending_env: TrendingEnv) -> None:
+    env = trending_env
+    port = free_loopback_port()
+    env.write_config(f"[metrics]\nprometheus_port = {port}\nemit_histogram = true\n")
+    worker = env.start_worker()
+    env.wait_for_workers()
+    E = now_boundary()
+    events = known_events(E)
+    produce_events(env, events)
+    assert env.cli("produce", "--file", "-", "--raw", input=b"not json").returncode == 0
+    materialize(env, E)
+    assert {host for host, _ in listening_addresses(worker.pid)} == {"127.0.0.1"}
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    env.wait_until(lambda: 'kukuri_trending_events_total{kind="post",result="counted"}' in scrape(), 30, "stream metrics")
+    text = scrape()
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line and not line.startswith("#")}
+    assert samples["kukuri_trending_metrics_job_runs_total"] >= 1
+    assert samples["kukuri_trending_metrics_job_topics_upserted"] == len(expected_rows(events, E))
+    assert samples["kukuri_trending_metrics_job_window_end_ms"] == E
+    assert samples["kukuri_trending_metrics_score_weight_posts"] == 0.6
+    assert samples['kukuri_trending_events_total{kind="boost",result="duplicate"}'] == 1
+    assert samples['kukuri_trending_events_total{kind="post",result="late"}'] == 1
+    assert samples['kukuri_trending_events_total{kind="post",result="retracted"}'] == 1
+    assert samples['kukuri_trending_dead_letters_total{reason="invalid_json"}'] == 1
+    assert 'kukuri_trending_metrics_job_duration_seconds_bucket{le="0.05"}' in samples
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+    assert missing.value.code == 404
