@@ -7,13 +7,13 @@ import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
 from producer.synthetic import Action, TrafficGenerator, delivery, topic_name
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics, write_facts
-from streams.events import Event
 
 
 @dataclass
@@ -38,7 +38,7 @@ class SyntheticTraffic:
     """Generates actions, sends their events with duplicates and reordering, and mirrors facts to the app DB."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str, generator: TrafficGenerator,
-                 app_db: object | None = None, seed: int = 1) -> None:
+                 app_db: Path | None = None, seed: int = 1) -> None:
         self.producer = producer
         self.topic = topic
         self.generator = generator
@@ -49,7 +49,7 @@ class SyntheticTraffic:
     async def prepare_app_db(self) -> None:
         if self.app_db is None:
             return
-        conn = await connect_writer(self.app_db)  # type: ignore[arg-type]
+        conn = await connect_writer(self.app_db)
         try:
             await ensure_kukuri_tables(conn)
             topics = [(t, topic_name(int(t.split("-")[1])), f"Posts about {topic_name(int(t.split('-')[1]))}")
@@ -62,7 +62,7 @@ class SyntheticTraffic:
 
     async def send_actions(self, actions: list[Action]) -> None:
         if self.app_db is not None:
-            conn = await connect_writer(self.app_db)  # type: ignore[arg-type]
+            conn = await connect_writer(self.app_db)
             try:
                 await write_facts(conn, [e for a in actions for e in a.events])
             finally:
@@ -102,6 +102,3 @@ class SyntheticTraffic:
             await asyncio.sleep(max(tick - (time.monotonic() - began), 0))
         self.stats.seconds = time.monotonic() - started
 
-
-def events_of(actions: Iterable[Action]) -> list[Event]:
-    return [e for a in actions for e in a.events]

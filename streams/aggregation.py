@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Literal
 
 from config.settings import ScoreWeights
 from streams.events import Event
@@ -48,7 +48,6 @@ from streams.state_store import StateStore
 from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, align_down, pane_start
 
 Result = Literal["counted", "duplicate", "retracted", "late"]
-RESULTS: Final[tuple[Result, ...]] = ("counted", "duplicate", "retracted", "late")
 
 
 class Tally:
