@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from api.errors import ApiError
 from api.models import TrendingTopics
@@ -35,7 +35,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render(result: TrendingTopics) -> str:
-    when = datetime.fromtimestamp(result.generated_at / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.fromtimestamp(result.generated_at / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
     state = "STALE " if result.stale else ""
     lines = [f"trending topics at {when} ({state}{result.data_source})"]
     header = f"{'#':>3}  {'topic':<24} {'score':>9} {'change':>8} {'posts 24h':>9} {'6h':>5} {'authors':>7} {'boosts':>6}"

@@ -1,0 +1,240 @@
+"""The library API: trending topics, posts, score history and health, straight from the database.
+
+`list_trending_topics` / `list_trending_posts` are one-shot functions for scripts and other
+services. A long-running process (the HTTP server, the live feed) keeps one `TrendingReader`, whose
+connections, per-snapshot ranking cache and fallback cache then serve every request.
+
+Which numbers an answer uses (CONTRACT section 7, freshness):
+- the newest committed snapshot while it is fresh: `data_source="metrics"`, `stale=False`;
+- otherwise live numbers for E = now aligned down to the interval: `data_source="fallback"`, with
+  `stale=True` when a snapshot exists but is too old, `False` when there has never been one;
+- and when the app database cannot be read either, the newest snapshot anyway, `stale=True`.
+An answer is always read from one snapshot: the boundary comes from `trending_runs` in the same
+read transaction as the snapshot's rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiosqlite
+
+from api.errors import AppDatabaseUnavailable, MetricsUnavailable
+from api.fallback import FallbackFailed, LiveFallback
+from api.models import (
+    DataSource,
+    Health,
+    HealthStatus,
+    ScoreHistory,
+    TopicHistory,
+    TopicPosts,
+    TrendingPosts,
+    TrendingTopic,
+    TrendingTopics,
+)
+from api.params import DEFAULT_LIMIT, DEFAULT_PER_TOPIC, MAX_LIMIT, MAX_PER_TOPIC, in_range
+from api.pool import ReadPool
+from api.posts import trending_posts
+from api.ranking import CommittedRanking, LiveRanking, RankingCache
+from api.store import (
+    Run,
+    TopicInfo,
+    newest_run,
+    previous_window_end,
+    rows_at,
+    run_window_ends,
+    score_series,
+    scores_at,
+    topics_by_id,
+)
+from config.settings import Settings
+from sinks.snapshot_writer import now_ms
+from streams.metrics import TopicMetrics
+from streams.windows import MINUTE_MS, W24, align_down
+
+# What the live feed compares to notice a new answer without building it.
+FeedVersion = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The snapshot one answer is read from."""
+
+    ranking: CommittedRanking | LiveRanking
+    data_source: DataSource
+    stale: bool
+
+    @property
+    def boundary(self) -> int:
+        return self.ranking.window_end
+
+    async def rows(self, conn: aiosqlite.Connection, topic_ids: Sequence[str]) -> dict[str, TopicMetrics]:
+        if isinstance(self.ranking, LiveRanking):
+            return {t: self.ranking.by_topic[t] for t in topic_ids if t in self.ranking.by_topic}
+        return await rows_at(conn, self.boundary, topic_ids)
+
+
+class TrendingReader:
+    """Reads trending answers for one database; keep one per process and `close()` it at the end."""
+
+    def __init__(self, settings: Settings, *, pool_size: int = 4, clock: Callable[[], int] = now_ms) -> None:
+        self._pool = ReadPool(settings.database.path, pool_size)
+        self._rankings = RankingCache()
+        self._fallback = LiveFallback(settings.database.path, settings.metrics.score_weights)
+        self._clock = clock
+        self._interval_ms = settings.interval_ms
+        self._stale_after_ms = settings.metrics.stale_after_minutes * MINUTE_MS
+
+    async def close(self) -> None:
+        await self._fallback.close()
+        await self._pool.close()
+
+    async def topics(self, limit: int = DEFAULT_LIMIT) -> TrendingTopics:
+        """The top `limit` (1..100) topics; raises `ApiError` for a bad limit or when nothing can be served."""
+        in_range("limit", limit, 1, MAX_LIMIT)
+        async with self._view() as (conn, view):
+            topics = await _ranked_topics(conn, view, limit)
+        return TrendingTopics(view.boundary, view.data_source, view.stale, topics)
+
+    async def posts(self, topic_ids: Sequence[str] | None = None, per_topic: int = DEFAULT_PER_TOPIC) -> TrendingPosts:
+        """Per topic (default: the current top 10), its top `min(per_topic, posts_24h)` posts of W24."""
+        in_range("per_topic", per_topic, 1, MAX_PER_TOPIC)
+        async with self._view() as (conn, view):
+            if topic_ids is None:
+                topic_ids = [t.topic_id for t in await _ranked_topics(conn, view, DEFAULT_LIMIT)]
+            rows = await view.rows(conn, topic_ids)
+            names = await topics_by_id(conn, topic_ids)
+            caps = {t: min(per_topic, rows[t].posts_24h if t in rows else 0) for t in topic_ids}
+            try:
+                posts = await trending_posts(conn, W24.bounds(view.boundary), caps)
+            except sqlite3.Error as exc:
+                raise AppDatabaseUnavailable(f"cannot read kukuri's posts: {exc}") from exc
+        groups = tuple(
+            TopicPosts(t, names[t].name if t in names else None, rows[t].posts_24h if t in rows else 0, posts[t])
+            for t in topic_ids
+        )
+        return TrendingPosts(view.boundary, view.data_source, view.stale, groups)
+
+    async def history(self, topic_ids: Sequence[str] | None = None) -> ScoreHistory:
+        """`score_24h` of these topics (default: the current top 10) over every retained snapshot."""
+        if topic_ids is None:
+            topic_ids = [t.topic_id for t in (await self.topics()).topics]
+        async with self._pool.transaction() as conn:
+            ends = await run_window_ends(conn)
+            series = await score_series(conn, topic_ids)
+        return ScoreHistory(
+            tuple(ends),
+            tuple(TopicHistory(t, tuple(series[t].get(end, 0.0) for end in ends)) for t in topic_ids),
+        )
+
+    async def health(self) -> Health:
+        now = self._clock()
+        async with self._pool.transaction() as conn:
+            run = await newest_run(conn)
+        if run is None:
+            return Health("missing", None, None, None, None, self._stale_after_ms)
+        age = now - run.window_end
+        status: HealthStatus = "stale" if self._stale(run, now) else "ok"
+        return Health(status, run.window_end, run.finished_at, run.source, age, self._stale_after_ms)
+
+    async def feed_version(self) -> FeedVersion:
+        """Changes whenever `topics()` may answer differently: a commit, going stale, a new fallback E."""
+        now = self._clock()
+        async with self._pool.transaction() as conn:
+            run = await newest_run(conn)
+        if run is not None and not self._stale(run, now):
+            return ("metrics", run.window_end, run.finished_at)
+        return ("fallback", align_down(now, self._interval_ms), run)
+
+    def _stale(self, run: Run, now: int) -> bool:
+        return now - run.window_end > self._stale_after_ms
+
+    @asynccontextmanager
+    async def _view(self) -> AsyncIterator[tuple[aiosqlite.Connection, _View]]:
+        """A read transaction and the snapshot to answer from (see the module docstring)."""
+        now = self._clock()
+        async with self._pool.transaction() as conn:
+            run = await newest_run(conn)
+            if run is not None and not self._stale(run, now):
+                yield conn, _View(self._rankings.get(run), "metrics", False)
+                return
+        # The recompute reads a day of facts: do not hold a read transaction open meanwhile.
+        live: LiveRanking | None
+        try:
+            live = await self._fallback.ranking(align_down(now, self._interval_ms))
+        except FallbackFailed:
+            live = None
+        async with self._pool.transaction() as conn:
+            if live is not None:
+                yield conn, _View(live, "fallback", run is not None)
+                return
+            run = await newest_run(conn)
+            if run is None:
+                raise MetricsUnavailable("no trending snapshot has been committed and the app database cannot be read")
+            yield conn, _View(self._rankings.get(run), "metrics", self._stale(run, now))
+
+
+async def _ranked_topics(conn: aiosqlite.Connection, view: _View, limit: int) -> tuple[TrendingTopic, ...]:
+    """The first `limit` rows of the order whose topic exists in `topics`, with their score change."""
+    picked: list[tuple[TopicMetrics, TopicInfo]] = []
+    offset = 0
+    while len(picked) < limit:
+        page = await view.ranking.page(conn, offset, 2 * (limit - len(picked)))
+        if not page:
+            break
+        offset += len(page)
+        info = await topics_by_id(conn, [row.topic_id for row in page])
+        picked.extend((row, info[row.topic_id]) for row in page if row.topic_id in info)
+    picked = picked[:limit]
+    previous = await previous_window_end(conn, view.boundary)
+    before = {} if previous is None else await scores_at(conn, previous, [row.topic_id for row, _ in picked])
+    return tuple(
+        _topic(rank, row, info, before.get(row.topic_id)) for rank, (row, info) in enumerate(picked, start=1)
+    )
+
+
+def _topic(rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float | None) -> TrendingTopic:
+    return TrendingTopic(
+        topic_id=row.topic_id,
+        name=info.name,
+        description=info.description,
+        member_count=info.member_count,
+        post_count=info.post_count,
+        trending_score=row.score_24h,
+        score_6h=row.score_6h,
+        rank=rank,
+        score_change=None if previous_score is None else row.score_24h - previous_score,
+        posts_24h=row.posts_24h,
+        posts_6h=row.posts_6h,
+        unique_authors=row.unique_authors,
+        boosts=row.boosts,
+        replies=row.replies,
+        bookmarks=row.bookmarks,
+        participant_delta=row.participant_delta,
+    )
+
+
+@asynccontextmanager
+async def open_reader(settings: Settings) -> AsyncIterator[TrendingReader]:
+    reader = TrendingReader(settings, pool_size=1)
+    try:
+        yield reader
+    finally:
+        await reader.close()
+
+
+async def list_trending_topics(settings: Settings, limit: int = DEFAULT_LIMIT) -> TrendingTopics:
+    """The trending topics of `settings.database.path`, without an HTTP server."""
+    async with open_reader(settings) as reader:
+        return await reader.topics(limit)
+
+
+async def list_trending_posts(
+    settings: Settings, topic_ids: Sequence[str] | None = None, per_topic: int = DEFAULT_PER_TOPIC
+) -> TrendingPosts:
+    """Trending posts per topic (default: the current top 10), without an HTTP server."""
+    async with open_reader(settings) as reader:
+        return await reader.posts(topic_ids, per_topic)

@@ -1,0 +1,280 @@
+// kukuri-trending dashboard: renders the live feed (GET /api/trending/stream), a score sparkline per
+// topic (GET /api/trending/history) and the job's health (GET /healthz). Plain DOM, no build step;
+// every value from the API is inserted as text, never as HTML.
+"use strict";
+
+(() => {
+  const HISTORY_PATH = "/api/trending/history";
+  const HEALTH_PATH = "/healthz";
+  const STREAM_PATH = "/api/trending/stream";
+  const RECONNECT_MAX_MS = 10000;
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  const state = {
+    limit: Number(localStorage.getItem("kukuri-trending-limit")) || 10,
+    socket: null,
+    reconnectDelay: 500,
+    snapshot: null,
+    previousScores: new Map(),
+    history: new Map(),
+    health: null,
+    updates: 0,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- formatting ---------------------------------------------------------------------------
+
+  const scoreFormat = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const countFormat = new Intl.NumberFormat();
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const timeSecondsFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "—";
+    const seconds = Math.max(0, Math.round(ms / 1000));
+    if (seconds < 60) return `${seconds}s`;
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes}m ${String(seconds % 60).padStart(2, "0")}s`;
+    const hours = Math.floor(minutes / 60);
+    if (hours < 48) return `${hours}h ${String(minutes % 60).padStart(2, "0")}m`;
+    return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------
+
+  function changeBadge(change) {
+    if (change === null) return el("span", "change new", "new");
+    const rounded = Math.round(change * 100) / 100;
+    if (rounded > 0) return el("span", "change up", `▲ +${scoreFormat.format(rounded)}`);
+    if (rounded < 0) return el("span", "change down", `▼ −${scoreFormat.format(-rounded)}`);
+    return el("span", "change flat", `– ${scoreFormat.format(0)}`);
+  }
+
+  function sparkline(scores) {
+    const width = 116;
+    const height = 30;
+    const pad = 3;
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("class", "spark");
+    svg.setAttribute("role", "img");
+    if (!scores || scores.length < 2) {
+      svg.classList.add("spark-empty");
+      const line = document.createElementNS(SVG_NS, "path");
+      line.setAttribute("class", "line");
+      line.setAttribute("d", `M${pad} ${height / 2} H${width - pad}`);
+      svg.append(line);
+      svg.setAttribute("aria-label", "not enough history yet");
+      return svg;
+    }
+    const max = Math.max(...scores);
+    const min = Math.min(...scores, 0);
+    const span = max - min || 1;
+    const step = (width - 2 * pad) / (scores.length - 1);
+    const points = scores.map((s, i) => [pad + i * step, height - pad - ((s - min) / span) * (height - 2 * pad)]);
+    const line = points.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)} ${y.toFixed(1)}`).join(" ");
+    const area = document.createElementNS(SVG_NS, "path");
+    area.setAttribute("class", "area");
+    area.setAttribute("d", `${line} L${points.at(-1)[0].toFixed(1)} ${height - pad} L${pad} ${height - pad} Z`);
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("class", "line");
+    path.setAttribute("d", line);
+    path.setAttribute("vector-effect", "non-scaling-stroke");
+    const last = document.createElementNS(SVG_NS, "circle");
+    last.setAttribute("class", "last");
+    last.setAttribute("cx", points.at(-1)[0].toFixed(1));
+    last.setAttribute("cy", points.at(-1)[1].toFixed(1));
+    last.setAttribute("r", "2.5");
+    svg.append(area, path, last);
+    svg.setAttribute("aria-label", `score over ${scores.length} snapshots, from ${scoreFormat.format(scores[0])} to ${scoreFormat.format(scores.at(-1))}`);
+    return svg;
+  }
+
+  function statCell(label, value) {
+    const td = el("td", "col-num cell-stat");
+    td.append(el("span", "cell-label", label), document.createTextNode(countFormat.format(value)));
+    return td;
+  }
+
+  function topicRow(topic) {
+    const tr = el("tr");
+    tr.dataset.topicId = topic.topic_id;
+    tr.dataset.rank = String(topic.rank);
+
+    const rank = el("td", "cell-rank");
+    rank.append(el("span", "rank", String(topic.rank)));
+
+    const name = el("td", "cell-topic");
+    name.append(el("div", "topic-name", topic.name ?? topic.topic_id));
+    const meta = topic.description ? `${topic.topic_id} · ${topic.description}` : topic.topic_id;
+    const metaNode = el("div", "topic-meta", meta);
+    metaNode.title = meta;
+    name.append(metaNode);
+
+    const trend = el("td", "cell-trend");
+    trend.append(sparkline(state.history.get(topic.topic_id)));
+
+    const score = el("td", "col-num cell-score score", scoreFormat.format(topic.trending_score));
+    score.title = `6 h score ${scoreFormat.format(topic.score_6h)}`;
+
+    const change = el("td", "col-num cell-change");
+    change.append(changeBadge(topic.score_change));
+
+    tr.append(
+      rank, name, trend, score, change,
+      statCell("Posts 24 h", topic.posts_24h),
+      statCell("Posts 6 h", topic.posts_6h),
+      statCell("Authors", topic.unique_authors),
+      statCell("Boosts", topic.boosts),
+    );
+    const before = state.previousScores.get(topic.topic_id);
+    if (before !== undefined && before !== topic.trending_score) tr.classList.add("changed");
+    return tr;
+  }
+
+  function renderTopics() {
+    const body = state.snapshot;
+    if (!body) return;
+    const rows = body.topics.map(topicRow);
+    $("topic-rows").replaceChildren(...rows);
+    $("empty").hidden = rows.length > 0;
+    // Let the highlight of changed rows fade out.
+    requestAnimationFrame(() => requestAnimationFrame(() => rows.forEach((r) => r.classList.remove("changed"))));
+    const end = new Date(body.generated_at);
+    $("window-label").textContent =
+      `24 h window ending ${dateTimeFormat.format(end)} · received ${timeSecondsFormat.format(new Date())}`;
+    document.body.dataset.generatedAt = String(body.generated_at);
+    document.body.dataset.updates = String(state.updates);
+  }
+
+  function renderHealth() {
+    const body = state.snapshot;
+    const health = state.health;
+    const now = Date.now();
+    if (health) {
+      $("health-last").textContent = health.last_snapshot ? timeFormat.format(new Date(health.last_snapshot)) : "none";
+      $("health-last-note").textContent = health.finished_at
+        ? `committed ${timeSecondsFormat.format(new Date(health.finished_at))} by ${health.source}`
+        : "no snapshot committed yet";
+      $("health-lag").textContent = health.last_snapshot ? duration(now - health.last_snapshot) : "—";
+      $("health-lag-note").textContent = `stale after ${duration(health.stale_after_ms)}`;
+      const status = $("health-status");
+      status.textContent = { ok: "Healthy", stale: "Stale", missing: "No snapshot" }[health.status];
+      status.className = `stat-value ${health.status === "ok" ? "ok" : "bad"}`;
+      $("health-status-note").textContent = health.status === "ok" ? "snapshots are current" : "the job is behind";
+    }
+    if (body) {
+      const source = $("health-source");
+      source.textContent = body.data_source === "metrics" ? "Metrics" : "Live fallback";
+      source.className = `stat-value ${body.data_source === "metrics" ? "" : "bad"}`;
+      $("health-source-note").textContent =
+        body.data_source === "metrics" ? "committed snapshot" : "computed from kukuri's tables";
+    }
+    const stale = Boolean(body?.stale) || (health !== null && health.status === "stale");
+    $("stale-banner").hidden = !stale;
+    document.body.dataset.stale = String(stale);
+    if (stale) {
+      const age = health?.last_snapshot ? `${duration(now - health.last_snapshot)} ago` : "a while ago";
+      $("stale-detail").textContent = body?.data_source === "fallback"
+        ? `The last snapshot is from ${age}; the numbers below are computed live from kukuri's data instead.`
+        : `The last snapshot is from ${age} and live numbers are unavailable; showing that snapshot.`;
+    }
+  }
+
+  // ---- data -----------------------------------------------------------------------------------
+
+  async function getJson(url) {
+    const response = await fetch(url, { cache: "no-store" });
+    return response.json();
+  }
+
+  async function refreshHealth() {
+    try {
+      state.health = await getJson(HEALTH_PATH);
+    } catch {
+      state.health = null;
+    }
+    renderHealth();
+  }
+
+  async function refreshHistory(generatedAt) {
+    const ids = state.snapshot.topics.map((t) => t.topic_id);
+    if (!ids.length) return;
+    const body = await getJson(`${HISTORY_PATH}?topic_ids=${ids.map(encodeURIComponent).join(",")}`);
+    if (!body.topics || state.snapshot.generated_at !== generatedAt) return;
+    for (const topic of body.topics) state.history.set(topic.topic_id, topic.score_24h);
+    document.querySelectorAll("#topic-rows tr").forEach((row) => {
+      const cell = row.querySelector(".cell-trend");
+      cell.replaceChildren(sparkline(state.history.get(row.dataset.topicId)));
+    });
+    document.body.dataset.historyFor = String(generatedAt);
+  }
+
+  function onSnapshot(body) {
+    if (state.snapshot) {
+      state.previousScores = new Map(state.snapshot.topics.map((t) => [t.topic_id, t.trending_score]));
+    }
+    state.snapshot = body;
+    state.updates += 1;
+    renderTopics();
+    renderHealth();
+    refreshHealth();
+    refreshHistory(body.generated_at).catch(() => {});
+  }
+
+  function setConnection(kind, label) {
+    $("connection").dataset.state = kind;
+    $("connection-label").textContent = label;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${STREAM_PATH}?limit=${state.limit}`);
+    state.socket = socket;
+    setConnection("connecting", "Connecting…");
+    socket.addEventListener("open", () => {
+      state.reconnectDelay = 500;
+      setConnection("live", "Live");
+    });
+    socket.addEventListener("message", (event) => {
+      const body = JSON.parse(event.data);
+      if (body.type === "snapshot") onSnapshot(body);
+      else if (body.type === "error") $("window-label").textContent = `Feed: ${body.error.message}`;
+    });
+    socket.addEventListener("close", () => {
+      if (state.socket !== socket) return;
+      setConnection("offline", "Reconnecting…");
+      setTimeout(connect, state.reconnectDelay);
+      state.reconnectDelay = Math.min(state.reconnectDelay * 2, RECONNECT_MAX_MS);
+    });
+  }
+
+  function init() {
+    const select = $("limit");
+    if (![...select.options].some((o) => Number(o.value) === state.limit)) state.limit = 10;
+    select.value = String(state.limit);
+    select.addEventListener("change", () => {
+      state.limit = Number(select.value);
+      localStorage.setItem("kukuri-trending-limit", String(state.limit));
+      if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ limit: state.limit }));
+    });
+    connect();
+    refreshHealth();
+    setInterval(renderHealth, 1000);
+    setInterval(refreshHealth, 15000);
+  }
+
+  init();
+})();
