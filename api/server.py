@@ -20,6 +20,7 @@ from aiohttp import web
 
 from api.errors import ApiError, error_body
 from api.feed import SnapshotFeed
+from api.metrics import api_metrics
 from api.params import (
     DEFAULT_LIMIT,
     DEFAULT_PER_TOPIC,
@@ -118,7 +119,7 @@ async def dashboard_file(request: web.Request) -> web.Response:
 
 
 def create_app(reader: TrendingReader, feed: SnapshotFeed) -> web.Application:
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[api_metrics().middleware(), json_errors])
     app[READER] = reader
     app[FEED] = feed
     app.router.add_get("/api/trending/topics", trending_topics)

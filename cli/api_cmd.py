@@ -1,7 +1,7 @@
 """`kukuri-trending api`: serve the read API and the dashboard in a process of their own.
 
 Read-only against the database (it neither migrates nor writes), so any number of API processes can
-run beside the worker. Runs until SIGINT or SIGTERM, then closes the feed's clients and the
+run beside the worker. With `metrics.prometheus_port` set it also serves its request metrics. Runs until SIGINT or SIGTERM, then closes the feed's clients and the
 connections before exiting 0.
 """
 
@@ -15,6 +15,7 @@ import sys
 from api.server import start_api_server
 from cli.args import int_between
 from config.settings import Settings
+from observability.metrics_server import start_metrics_server
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"kukuri-trending api: cannot listen: {exc}", file=sys.stderr)
         return 1
+    metrics = None
+    if settings.metrics.prometheus_port:
+        metrics = await start_metrics_server(settings.metrics.prometheus_port, settings.metrics.bind_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -43,4 +47,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         for sig in signals:
             loop.remove_signal_handler(sig)
         await server.stop()
+        if metrics is not None:
+            await metrics.stop()
     return 0
