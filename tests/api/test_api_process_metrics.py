@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,10 +33,8 @@ def test_api_process_exports_request_metrics(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None and "serving" in proc.stdout.readline().decode()
         for path in ("/healthz", "/api/trending/topics?limit=0", "/no/such/page"):
-            try:
+            with contextlib.suppress(urllib.error.HTTPError):
                 urllib.request.urlopen(f"http://127.0.0.1:{api_port}{path}", timeout=10)
-            except urllib.error.HTTPError:
-                pass
         deadline = time.monotonic() + 10
         while True:
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
