@@ -14,7 +14,9 @@ What a fact is (the app's mapping, CONTRACT 3.2):
 - a `bookmarks` row is a bookmark by `user_pubkey`, in the bookmarked post's topics (a removed
   bookmark is simply gone, there is no flag);
 - a boost or bookmark still counts when its target post is deleted: a delete retracts only the fact
-  it names, as in the stream.
+  it names, as in the stream;
+- rows no valid event could describe (an `event_topics` row without a topic, a bookmark without a
+  user) count nowhere, and tags that are not JSON or not a list of arrays make a kind-1 row a post.
 
 How much each kind adds comes from `streams.metrics.CONTRIBUTIONS`, turned into a SQL table, and rows
 are built only by `streams.metrics.topic_metrics()` / `window_metrics()`, so the batch cannot drift
@@ -34,7 +36,6 @@ from sinks.database import connect_reader
 from streams.events import Kind
 from streams.metrics import (
     CONTRIBUTIONS,
-    EMPTY,
     TopicMetrics,
     WindowCounts,
     WindowMetrics,
@@ -46,9 +47,9 @@ from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, window_set
 # Kinds that exist as rows in the app's tables; a delete is a flag there, not a fact.
 _STORED_KINDS: Final[tuple[Kind, ...]] = ("post", "reply", "boost", "bookmark")
 
-# A JSON tag array's element is an `e` tag when it is itself an array whose first item is "e". The
-# CASE keeps `->>` away from non-array elements (a malformed tag list must not fail the query), and
-# json_valid() does the same for a `tags` value that is not JSON at all.
+# A JSON tag array's element is an `e` tag when it is itself an array whose first item is "e"
+# (api/posts.py shares this rule). The CASE keeps `->>` away from non-array elements (a malformed tag
+# list must not fail the query), and json_valid() does the same for a `tags` value that is not JSON.
 _E_TAGS = (
     "json_each(CASE WHEN json_valid({tags}) THEN {tags} END) AS j"
     " WHERE CASE WHEN j.type = 'array' THEN j.value ->> 0 END = 'e'"
@@ -84,13 +85,15 @@ boosts(target, author, created_at) AS MATERIALIZED (
 facts(topic_id, author, kind, created_at) AS (
     SELECT t.topic_id, p.author, CASE WHEN p.is_reply THEN 'reply' ELSE 'post' END, p.created_at
       FROM posts AS p JOIN event_topics AS t ON t.event_id = p.event_id
+     WHERE t.topic_id IS NOT NULL
     UNION ALL
     SELECT t.topic_id, b.author, 'boost', b.created_at
       FROM boosts AS b JOIN event_topics AS t ON t.event_id = b.target
+     WHERE t.topic_id IS NOT NULL
     UNION ALL
     SELECT t.topic_id, k.user_pubkey, 'bookmark', k.created_at
       FROM bookmarks AS k JOIN event_topics AS t ON t.event_id = k.post_id
-     WHERE k.created_at >= :lo AND k.created_at < :hi AND k.user_pubkey IS NOT NULL
+     WHERE k.created_at >= :lo AND k.created_at < :hi AND k.user_pubkey IS NOT NULL AND t.topic_id IS NOT NULL
 )"""
 
 _COUNT_COLUMNS: Final = (
@@ -152,21 +155,25 @@ def snapshot_from_counts(
     counts: CountsByWindow,
     weights: ScoreWeights,
     *,
-    extra_windows: Sequence[WindowSpec] = (),
+    windows: Sequence[WindowSpec],
     updated_at: int,
 ) -> Snapshot:
-    """Build boundary E's rows from per-window counts; a topic is in the snapshot iff live in W24."""
+    """Build boundary E's rows from per-window counts; a topic is in the snapshot iff live in W24.
+
+    Every window of `windows` other than W24, W6 and Wprev is an extra window (topic_window_metrics).
+    """
     w24, w6, prev = counts.get(W24.name, {}), counts.get(W6.name, {}), counts.get(WPREV.name, {})
+    no_facts = WindowCounts()
     rows = [
         topic_metrics(
-            topic, boundary, w24[topic], w6.get(topic, EMPTY), prev.get(topic, EMPTY).participants,
+            topic, boundary, w24[topic], w6.get(topic, no_facts), prev.get(topic, no_facts).participants,
             weights, updated_at,
         )
         for topic in sorted(t for t, c in w24.items() if not c.empty)
     ]
     window_rows = [
         window_metrics(topic, spec.name, spec.bounds(boundary), c, weights, updated_at)
-        for spec in sorted(extra_windows, key=lambda s: s.name)
+        for spec in sorted((w for w in windows if w not in (W24, W6, WPREV)), key=lambda s: s.name)
         for topic, c in sorted(counts.get(spec.name, {}).items())
         if not c.empty
     ]
@@ -199,7 +206,7 @@ async def recompute_snapshot(
     for name, topic, *numbers in result:
         counts.setdefault(name, {})[topic] = WindowCounts(*numbers)
     stamp = int(time.time() * 1000) if updated_at is None else updated_at
-    return snapshot_from_counts(boundary, counts, weights, extra_windows=windows[3:], updated_at=stamp)
+    return snapshot_from_counts(boundary, counts, weights, windows=windows, updated_at=stamp)
 
 
 async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneActivity]:
@@ -210,8 +217,7 @@ async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneAct
     """
     conn = await connect_reader(app_db)
     try:
-        conn.row_factory = lambda _cursor, row: PaneActivity(*row)
         async with conn.execute(_PANE_ACTIVITY_SQL, {"lo": start, "hi": end}) as cursor:
-            return list(await cursor.fetchall())  # type: ignore[arg-type]
+            return [PaneActivity._make(row) for row in await cursor.fetchall()]
     finally:
         await conn.close()

@@ -1,0 +1,39 @@
+"""Snapshots for many boundaries from one read of the app database (backfill and gap repair)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from config.settings import ScoreWeights
+from reconcile.panes import slide
+from sinks.app_metrics import Snapshot, read_pane_activity, snapshot_from_counts
+from streams.windows import window_set
+
+
+async def recompute_series(
+    app_db: Path,
+    boundaries: Sequence[int],
+    weights: ScoreWeights,
+    *,
+    extra_windows: Mapping[str, int] | None = None,
+    updated_at: int,
+) -> Iterator[Snapshot]:
+    """The snapshot of each boundary (ascending), equal to `recompute_snapshot` for each of them.
+
+    The app database is read once, up front, in a single read transaction; the snapshots are then
+    built lazily, one per iteration, so a caller can write and report progress as they come.
+    """
+    if not boundaries:
+        return iter(())
+    windows = window_set(extra_windows)
+    start = boundaries[0] - max(w.span_ms for w in windows)
+    activity = await read_pane_activity(app_db, start, boundaries[-1])
+
+    def build() -> Iterator[Snapshot]:
+        for boundary, counts in slide(activity, windows, boundaries):
+            yield snapshot_from_counts(
+                boundary, counts, weights, windows=windows, updated_at=updated_at
+            )
+
+    return build()
