@@ -20,6 +20,7 @@ import mode
 from agents.control import MaterializeRequest
 from agents.heartbeat import HeartbeatService
 from agents.ingest import IngestService
+from agents.reconcile_service import ReconcileService
 from agents.side_services import MetricsEndpoint
 from agents.snapshot_service import SnapshotService
 from config.settings import Settings
@@ -92,7 +93,8 @@ def build_worker(
 
     snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
-    services: list[mode.Service] = [ingest, snapshots, heartbeat, *extra_services]
+    reconciler = ReconcileService(settings, state, lambda: ingest.assigned)
+    services: list[mode.Service] = [ingest, snapshots, heartbeat, reconciler, *extra_services]
     if settings.metrics.prometheus_port:
         services.append(MetricsEndpoint(settings.metrics.prometheus_port, settings.metrics.bind_host))
     for service in services:

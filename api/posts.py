@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import aiosqlite
 
 from api.models import TrendingPost
-from sinks.app_metrics import _E_TAGS  # the shared `e`-tag rule of CONTRACT 3.2
+from sinks.app_metrics import E_TAGS_SQL  # the shared `e`-tag rule of CONTRACT 3.2
 
 _FIRST_E_TAG = "(SELECT j.value ->> 1 FROM {e_tags} ORDER BY j.key LIMIT 1)"
 
@@ -79,6 +79,6 @@ async def trending_posts(
 def _query(topics: Sequence[str]) -> str:
     return _SQL.format(
         topics=", ".join(f":t{i}" for i in range(len(topics))),
-        post_parent=_FIRST_E_TAG.format(e_tags=_E_TAGS.format(tags="e.tags")),
-        reaction_target=_FIRST_E_TAG.format(e_tags=_E_TAGS.format(tags="r.tags")),
+        post_parent=_FIRST_E_TAG.format(e_tags=E_TAGS_SQL.format(tags="e.tags")),
+        reaction_target=_FIRST_E_TAG.format(e_tags=E_TAGS_SQL.format(tags="r.tags")),
     )

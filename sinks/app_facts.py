@@ -15,29 +15,31 @@ from collections.abc import AsyncIterator
 from aiokafka.partitioner import murmur2
 
 from config.settings import Settings
+from sinks.app_metrics import E_TAGS_SQL
 from sinks.database import connect_reader
 from streams.aggregation import PartitionState
 from streams.events import Event, Kind
 
 log = logging.getLogger("kukuri_trending.app_facts")
 
-_REPLY_PARENT = (
-    "(SELECT json_extract(j.value, '$[1]') FROM json_each(CASE WHEN json_valid(e.tags) THEN e.tags ELSE '[]' END) j"
-    " WHERE json_extract(j.value, '$[0]') = 'e' LIMIT 1)"
-)
+_FIRST_E_TAG = "(SELECT j.value ->> 1 FROM " + E_TAGS_SQL.format(tags="e.tags") + " ORDER BY j.key LIMIT 1)"
+_HAS_E_TAG = "EXISTS (SELECT 1 FROM " + E_TAGS_SQL.format(tags="e.tags") + ")"
+
+# The same mapping as the reconciliation's SQL (sinks.app_metrics), but one row per fact and
+# topic, retracted rows included (they are loaded as retracted, so a replay cannot revive them).
 FACTS_SQL = f"""
-SELECT e.event_id, t.topic_id, CASE WHEN {_REPLY_PARENT} IS NULL THEN 'post' ELSE 'reply' END,
-       e.public_key, e.created_at, e.deleted, {_REPLY_PARENT}
+SELECT e.event_id, t.topic_id, CASE WHEN {_HAS_E_TAG} THEN 'reply' ELSE 'post' END,
+       e.public_key, e.created_at, e.deleted, {_FIRST_E_TAG}
   FROM events e JOIN event_topics t ON t.event_id = e.event_id
- WHERE e.kind = 1 AND e.created_at >= :since
+ WHERE e.created_at >= :since AND +e.kind = 1 AND t.topic_id IS NOT NULL AND e.public_key IS NOT NULL
 UNION ALL
 SELECT e.event_id, t.topic_id, 'boost', e.public_key, e.created_at, e.deleted, t.event_id
-  FROM events e JOIN event_topics t ON t.event_id = {_REPLY_PARENT}
- WHERE e.kind = 6 AND e.created_at >= :since
+  FROM events e JOIN event_topics t ON t.event_id = {_FIRST_E_TAG}
+ WHERE e.created_at >= :since AND +e.kind = 6 AND t.topic_id IS NOT NULL AND e.public_key IS NOT NULL
 UNION ALL
 SELECT b.id, t.topic_id, 'bookmark', b.user_pubkey, b.created_at, 0, b.post_id
   FROM bookmarks b JOIN event_topics t ON t.event_id = b.post_id
- WHERE b.created_at >= :since
+ WHERE b.created_at >= :since AND t.topic_id IS NOT NULL AND b.user_pubkey IS NOT NULL
 """
 
 
@@ -62,7 +64,7 @@ async def app_facts(settings: Settings, since: int) -> AsyncIterator[tuple[Event
                 for event_id, topic_id, kind, author, created_at, deleted, target in rows:
                     kind_: Kind = kind
                     event = Event(event_id=event_id, kind=kind_, topic_id=topic_id, author=author,
-                                  created_at=created_at, target_id=target if kind != "post" else None)
+                                  created_at=created_at, target_id=(target or "") if kind != "post" else None)
                     yield event, deleted != 0
     finally:
         await conn.close()

@@ -50,7 +50,7 @@ _STORED_KINDS: Final[tuple[Kind, ...]] = ("post", "reply", "boost", "bookmark")
 # A JSON tag array's element is an `e` tag when it is itself an array whose first item is "e"
 # (api/posts.py shares this rule). The CASE keeps `->>` away from non-array elements (a malformed tag
 # list must not fail the query), and json_valid() does the same for a `tags` value that is not JSON.
-_E_TAGS = (
+E_TAGS_SQL = (
     "json_each(CASE WHEN json_valid({tags}) THEN {tags} END) AS j"
     " WHERE CASE WHEN j.type = 'array' THEN j.value ->> 0 END = 'e'"
 )
@@ -72,12 +72,12 @@ _FACTS_CTES: Final = f"""
 {_contributions_table()},
 posts(event_id, author, created_at, is_reply) AS MATERIALIZED (
     SELECT e.event_id, e.public_key, e.created_at,
-           EXISTS (SELECT 1 FROM {_E_TAGS.format(tags="e.tags")})
+           EXISTS (SELECT 1 FROM {E_TAGS_SQL.format(tags="e.tags")})
       FROM events AS e
      WHERE e.created_at >= :lo AND e.created_at < :hi AND +e.kind = 1 AND +e.deleted = 0
 ),
 boosts(target, author, created_at) AS MATERIALIZED (
-    SELECT (SELECT j.value ->> 1 FROM {_E_TAGS.format(tags="e.tags")} ORDER BY j.key LIMIT 1),
+    SELECT (SELECT j.value ->> 1 FROM {E_TAGS_SQL.format(tags="e.tags")} ORDER BY j.key LIMIT 1),
            e.public_key, e.created_at
       FROM events AS e
      WHERE e.created_at >= :lo AND e.created_at < :hi AND +e.kind = 6 AND +e.deleted = 0

@@ -163,12 +163,18 @@ class PartitionState:
     # -- folding events --------------------------------------------------------------------
 
     def apply(self, event: Event, *, retracted: bool = False) -> Result:
-        """Fold one valid event in. `retracted=True` loads a fact already known to be retracted."""
+        """Fold one valid event in.
+
+        `retracted=True` loads a fact the app database knows is retracted: it is stored as such, and
+        retracts the fact if the stream already counted it (its delete never reached Kafka).
+        """
         if event.created_at < self.cutoff:
             return "late"
         topic = event.topic_id
         key = fact_key(self.partition, topic, event.event_id)
         if key in self.pending or self.store.get(key) is not None:
+            if retracted:
+                self._retract(topic, event.event_id)
             return "duplicate"
         pane = pane_start(event.created_at)
         if event.kind == "delete":

@@ -6,7 +6,7 @@ into rows with these functions, so the three cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Final
 
 from config.settings import ScoreWeights
@@ -160,7 +160,10 @@ class WindowMetrics:
     updated_at: int
 
     def values(self) -> tuple[object, ...]:
-        return astuple(self)
+        return (
+            self.topic_id, self.window_end, self.window, self.window_start, self.posts, self.replies, self.boosts,
+            self.bookmarks, self.unique_authors, self.participants, self.score, self.updated_at,
+        )
 
 
 WINDOW_METRICS_COLUMNS: Final = tuple(f.name for f in fields(WindowMetrics))

@@ -208,3 +208,10 @@ def test_any_interleaving_duplication_and_reordering_gives_the_same_snapshot(fac
     for f in delivered[split:]:
         s.apply(f)
     assert snapshot(s) == expected_rows([f for f in facts if f.created_at >= s.cutoff], E)
+
+
+def test_a_fact_known_to_be_retracted_retracts_the_counted_one() -> None:
+    s = state()
+    s.apply(ev("p1", "post", E - HOUR_MS, author="x"))
+    assert s.apply(ev("p1", "post", E - HOUR_MS, author="x"), retracted=True) == "duplicate"
+    assert snapshot(s) == {}

@@ -1,0 +1,69 @@
+"""The worker's scheduled reconciliation: every `reconcile_interval_minutes`, shortly after a
+boundary, compare the latest snapshot with the app database and repair it.
+
+When the stream's snapshot was wrong, the facts it missed are also folded into the stream's own
+state from the app database (identity dedupe skips everything it already has), so the next
+snapshots are right too instead of repeating the same gap. Only the worker that owns partition 0
+runs it, so several workers do not repeat the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import mode
+
+from config.settings import Settings
+from observability.logs import log_event
+from reconcile.errors import ReconcileError
+from reconcile.runner import reconcile_latest
+from sinks.app_facts import load_partition_from_app_db
+from streams.stream_state import StreamState
+from streams.windows import MINUTE_MS, align_down
+
+log = logging.getLogger("kukuri_trending.reconcile")
+
+# Give the stream's own snapshot for the boundary time to commit before checking it.
+DELAY_AFTER_BOUNDARY_MS = 60_000
+
+
+class ReconcileService(mode.Service):
+    def __init__(self, settings: Settings, state: StreamState, assigned: Callable[[], list[int]], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.stream_state = state
+        self.assigned = assigned
+
+    @mode.Service.task
+    async def _schedule(self) -> None:
+        minutes = self.settings.metrics.reconcile_interval_minutes
+        if minutes == 0 or not self.settings.metrics.enabled:
+            return
+        period = minutes * MINUTE_MS
+        while not self.should_stop:
+            now = int(time.time() * 1000)
+            due = align_down(now, period) + DELAY_AFTER_BOUNDARY_MS
+            if due <= now:
+                due += period
+            await self.sleep((due - now) / 1000)
+            if self.should_stop or 0 not in self.assigned():
+                continue
+            await self.reconcile()
+
+    async def reconcile(self) -> None:
+        try:
+            result = await reconcile_latest(self.settings)
+        except ReconcileError as exc:
+            log_event(log, "trending_reconcile.failed", level=logging.ERROR, error=str(exc))
+            return
+        diff = result.diff
+        log_event(log, "trending_reconcile.completed", window_end=result.boundary, clean=diff.clean,
+                  repaired=result.repaired, duration_ms=result.duration_ms)
+        if not diff.clean and self.settings.stream.bootstrap_from_app_db:
+            added = 0
+            for partition in list(self.stream_state.partitions.values()):
+                added += await load_partition_from_app_db(self.settings, partition)
+            log_event(log, "trending_reconcile.stream_state_repaired", facts_added=added)
