@@ -23,12 +23,12 @@ from referencing.jsonschema import DRAFT202012
 
 from config.settings import DatabaseSettings, Settings
 from sinks.database import connect_writer
-from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics, write_facts
+from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics
 from sinks.migrate import apply_migrations
 from sinks.snapshot_writer import RunSource, now_ms, write_snapshot
-from streams.events import Event
 from streams.metrics import TopicMetrics
 from streams.windows import HOUR_MS, MINUTE_MS, align_down
+from tests.fixtures.app_db import add_facts  # noqa: F401 - re-exported for the API tests
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI_PATH = REPO / "api" / "openapi.json"
@@ -86,15 +86,6 @@ async def commit(path: Path, window_end: int, rows: Sequence[TopicMetrics], *, s
     conn = await connect_writer(path)
     try:
         await write_snapshot(conn, window_end, rows, source=source, ttl_hours=48)
-    finally:
-        await conn.close()
-
-
-async def add_facts(path: Path, events: Iterable[Event]) -> None:
-    """Store facts in kukuri's tables the way the app does."""
-    conn = await connect_writer(path)
-    try:
-        await write_facts(conn, list(events))
     finally:
         await conn.close()
 
