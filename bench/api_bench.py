@@ -6,7 +6,7 @@ Builds an app database with two committed snapshots of `--topics` topics each (s
 computes score changes) and a `topics` row per topic, starts `kukuri-trending api` in a separate
 process, warms up, then times sequential requests on one keep-alive connection from this process.
 It also times the first request after a rewrite of the current snapshot (the ranking cache misses).
-Same seed, same data. Prints a Markdown table (the one in docs/benchmarks-api.md) and exits 1 when
+Same seed, same data. Prints a Markdown table (the one in docs/benchmarks.md) and exits 1 when
 p99 exceeds `--max-p99-ms` (20), so it can gate a change.
 """
 

@@ -7,7 +7,7 @@ data ends at the current boundary, because its TTL is measured from now: same fa
 time). Facts are spread uniformly over the span the measured operation reads (48 h before E for
 one boundary, 72 h for a 1440-minute backfill, 96 h for a 48-hour gap repair), which is the worst
 case: every fact generated is read and counted. Prints a Markdown table (the one in
-docs/benchmarks-reconcile.md).
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
