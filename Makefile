@@ -19,12 +19,14 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/kukuri-trending run --demo-history 20000 --demo-rate 40
 
+PACKAGES := streams config sinks agents cli broker producer observability api reconcile bench
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/mypy $(PACKAGES)
 
-test: $(INSTALLED)
+test: lint
 	scripts/ensure-test-tools.sh
-	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)
