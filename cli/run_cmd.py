@@ -29,6 +29,7 @@ from config.settings import Settings
 from observability.logs import log_event
 from producer.sender import SyntheticTraffic, new_producer
 from producer.synthetic import TrafficGenerator
+from reconcile.gaps import fill_gaps
 
 log = logging.getLogger("kukuri_trending.run")
 
@@ -102,5 +103,9 @@ async def _seed(settings: Settings, bootstrap: str, args: argparse.Namespace) ->
         await traffic.prepare_app_db()
         await traffic.history(args.demo_history, 24, int(time.time() * 1000))
         log_event(log, "trending_demo.history_sent", facts=traffic.stats.facts, events=traffic.stats.sent)
+        # Snapshots for the past boundaries too, from the app database, so the dashboard's
+        # sparklines and score changes have a history from the first minute.
+        gaps = await fill_gaps(settings)
+        log_event(log, "trending_demo.history_snapshots", boundaries=len(gaps.gaps))
     finally:
         await producer.stop()
