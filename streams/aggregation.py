@@ -3,12 +3,11 @@
 State per partition:
 - fact records on the store, keyed by identity: duplicates are recognised across restarts, and a
   delete knows what it retracts;
-- 5-minute pane tallies in memory (`panes[pane_start][topic]`);
-- one running tally per window and topic for the current boundary (`head`). An event updates its
-  pane and each window that contains it; moving the boundary subtracts the panes that leave a
-  window and adds those that enter it. Each pane enters and leaves every window once, so the cost
-  per event stays constant whatever the window lengths, and a snapshot at the head reads the
-  24h tallies directly: O(active topics).
+- in memory (`streams.sliding`), 5-minute pane tallies and one running tally per window and topic
+  for the current boundary (`head`). An event updates its pane and each window that contains it;
+  moving the boundary subtracts the panes that leave a window and adds those that enter it. Each
+  pane enters and leaves every window once, so the cost per event stays constant whatever the
+  window lengths, and a snapshot at the head reads the 24h tallies directly: O(active topics).
 
 Pane tallies and window tallies are derived data, rebuilt from the fact records at start-up.
 Distinct authors are kept as reference counts, so retracting a fact removes its author exactly
@@ -24,13 +23,13 @@ from typing import Literal
 from config.settings import ScoreWeights
 from streams.events import Event
 from streams.metrics import (
-    CONTRIBUTIONS,
     TopicMetrics,
     WindowCounts,
     WindowMetrics,
     topic_metrics,
     window_metrics,
 )
+from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
     FactRecord,
     fact_key,
@@ -45,61 +44,9 @@ from streams.state_keys import (
     tombstone_range,
 )
 from streams.state_store import StateStore
-from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, align_down, pane_start
+from streams.windows import W6, W24, WPREV, WindowSpec, align_down, pane_start
 
 Result = Literal["counted", "duplicate", "retracted", "late"]
-
-
-class Tally:
-    """Live facts of one topic in one pane or window: counters plus author reference counts."""
-
-    __slots__ = ("authors", "bookmarks", "boosts", "participants", "posts", "replies")
-
-    def __init__(self) -> None:
-        self.posts = 0
-        self.replies = 0
-        self.boosts = 0
-        self.bookmarks = 0
-        self.authors: dict[str, int] = {}
-        self.participants: dict[str, int] = {}
-
-    def add_fact(self, kind: str, author: str, sign: int) -> None:
-        c = CONTRIBUTIONS[kind]  # type: ignore[index]
-        self.posts += sign * c.posts
-        self.replies += sign * c.replies
-        self.boosts += sign * c.boosts
-        self.bookmarks += sign * c.bookmarks
-        if c.authors:
-            _bump(self.authors, author, sign)
-        if c.participants:
-            _bump(self.participants, author, sign)
-
-    def merge(self, other: Tally, sign: int) -> None:
-        self.posts += sign * other.posts
-        self.replies += sign * other.replies
-        self.boosts += sign * other.boosts
-        self.bookmarks += sign * other.bookmarks
-        for author, n in other.authors.items():
-            _bump(self.authors, author, sign * n)
-        for author, n in other.participants.items():
-            _bump(self.participants, author, sign * n)
-
-    @property
-    def empty(self) -> bool:
-        return not self.participants
-
-    def counts(self) -> WindowCounts:
-        return WindowCounts(
-            self.posts, self.replies, self.boosts, self.bookmarks, len(self.authors), len(self.participants)
-        )
-
-
-def _bump(refs: dict[str, int], author: str, delta: int) -> None:
-    n = refs.get(author, 0) + delta
-    if n:
-        refs[author] = n
-    else:
-        del refs[author]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +67,7 @@ class PartitionState:
         self.store = store
         self.windows = windows
         self.retention_ms = retention_ms
-        self.head = head
-        self.panes: dict[int, dict[str, Tally]] = {}
-        self.tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
+        self.sliding = SlidingWindows(windows, head)
         self.tombstones: set[tuple[str, str]] = set()
         self.pending: dict[bytes, bytes] = {}
         self.offset: int | None = None
@@ -141,7 +86,7 @@ class PartitionState:
             if fact.retracted or fact.kind == "delete" or fact.created_at < cutoff:
                 continue
             topic, _ = split_identity_key(key)
-            self._contribute(topic, fact.kind, fact.author, fact.created_at, 1)
+            self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, 1)
             loaded += 1
         self._expire_stored(cutoff)
         return loaded
@@ -149,8 +94,7 @@ class PartitionState:
     def clear(self) -> None:
         """Forget everything about this partition, on disk too."""
         self.store.delete_range(*partition_range(self.partition))
-        self.panes.clear()
-        self.tallies = {w.name: {} for w in self.windows}
+        self.sliding.clear()
         self.tombstones.clear()
         self.pending.clear()
         self.offset = None
@@ -192,7 +136,7 @@ class PartitionState:
             event.kind, False, event.created_at, event.author, event.target_id or ""
         ).encode()
         self.pending[time_key(self.partition, pane, topic, event.event_id)] = b""
-        self._contribute(topic, event.kind, event.author, event.created_at, 1)
+        self.sliding.add_fact(topic, event.kind, event.author, event.created_at, 1)
         return "counted"
 
     def _retract(self, topic: str, target: str) -> None:
@@ -207,29 +151,7 @@ class PartitionState:
             return
         self.pending[key] = fact.retract().encode()
         if fact.created_at >= self.cutoff:
-            self._contribute(topic, fact.kind, fact.author, fact.created_at, -1)
-
-    def _contribute(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
-        pane = pane_start(created_at)
-        pane_tallies = self.panes.setdefault(pane, {})
-        tally = pane_tallies.get(topic)
-        if tally is None:
-            tally = pane_tallies[topic] = Tally()
-        tally.add_fact(kind, author, sign)
-        if tally.empty:
-            del pane_tallies[topic]
-            if not pane_tallies:
-                del self.panes[pane]
-        head = self.head
-        for window in self.windows:
-            if window.contains(head, created_at):
-                by_topic = self.tallies[window.name]
-                acc = by_topic.get(topic)
-                if acc is None:
-                    acc = by_topic[topic] = Tally()
-                acc.add_fact(kind, author, sign)
-                if acc.empty:
-                    del by_topic[topic]
+            self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, -1)
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -244,33 +166,18 @@ class PartitionState:
 
     # -- moving the boundary ---------------------------------------------------------------
 
+    @property
+    def head(self) -> int:
+        return self.sliding.head
+
     def advance(self, boundary: int) -> None:
         """Move the running window tallies to `boundary` and expire panes no window needs."""
         if boundary <= self.head:
             return
-        old = self.head
-        for window in self.windows:
-            old_start, old_end = window.bounds(old)
-            new_start, new_end = window.bounds(boundary)
-            by_topic = self.tallies[window.name]
-            for pane in range(old_start, min(new_start, old_end), PANE_MS):
-                self._merge_pane(by_topic, pane, -1)
-            for pane in range(max(old_end, new_start), new_end, PANE_MS):
-                self._merge_pane(by_topic, pane, 1)
-        self.head = boundary
+        self.sliding.advance(boundary)
         cutoff = self.cutoff
-        for pane in [p for p in self.panes if p < cutoff]:
-            del self.panes[pane]
+        self.sliding.drop_panes_before(cutoff)
         self._expire_stored(cutoff)
-
-    def _merge_pane(self, by_topic: dict[str, Tally], pane: int, sign: int) -> None:
-        for topic, tally in self.panes.get(pane, {}).items():
-            acc = by_topic.get(topic)
-            if acc is None:
-                acc = by_topic[topic] = Tally()
-            acc.merge(tally, sign)
-            if acc.empty:
-                del by_topic[topic]
 
     def _expire_stored(self, cutoff: int) -> None:
         """Delete the stored facts (and tombstones) of panes before `cutoff`."""
@@ -290,17 +197,9 @@ class PartitionState:
 
     def window_tallies(self, boundary: int) -> Mapping[str, Mapping[str, Tally]]:
         """Tallies of every window for `boundary`: the running ones at the head, else summed from panes."""
-        if boundary == self.head:
-            return self.tallies
-        if boundary - max(w.span_ms for w in self.windows) < self.cutoff:
+        if boundary != self.head and boundary - self.sliding.span_ms < self.cutoff:
             raise ValueError(f"boundary {boundary} reaches back past the retained state (cutoff {self.cutoff})")
-        result: dict[str, dict[str, Tally]] = {}
-        for window in self.windows:
-            by_topic: dict[str, Tally] = {}
-            for pane in window.panes(boundary):
-                self._merge_pane(by_topic, pane, 1)
-            result[window.name] = by_topic
-        return result
+        return self.sliding.tallies_at(boundary)
 
     def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:
         tallies = self.window_tallies(boundary)
@@ -325,7 +224,7 @@ class PartitionState:
 
     @property
     def active_topics(self) -> int:
-        return len(self.tallies[W24.name])
+        return len(self.sliding.tallies[W24.name])
 
 
 def boundary_for(now_ms: int, interval_ms: int) -> int:

@@ -36,8 +36,8 @@ def runs_since(db: Path, since: int) -> list[tuple[int, int]]:
         return []
     conn = sqlite3.connect(db, timeout=10)
     try:
-        return conn.execute("SELECT window_end, topics_upserted FROM trending_runs WHERE finished_at >= ?",
-                            (since,)).fetchall()
+        return conn.execute("SELECT window_end, topics_upserted FROM trending_runs"
+                            " WHERE finished_at >= ? AND source = 'stream'", (since,)).fetchall()
     except sqlite3.OperationalError:
         return []
     finally:
@@ -73,6 +73,9 @@ def test_run_serves_snapshots_listens_on_loopback_only_and_survives_an_empty_bro
     try:
         (run,) = wait_for_run(db, started, proc, first_log)[:1]
         assert run[1] == 12  # the back-dated history makes every demo topic trend at start-up
+        with sqlite3.connect(db) as conn:  # and the past boundaries were filled for the dashboard
+            (history,) = conn.execute("SELECT COUNT(*) FROM trending_runs WHERE source = 'reconcile'").fetchone()
+        assert history >= 24 * 12
         runtime = json.loads((db.parent / "kukuri.runtime.json").read_text())
         broker_pid = int(events(first_log, "trending_broker.started")[0]["pid"])
         for pid in (proc.pid, broker_pid):

@@ -1,0 +1,166 @@
+"""Running window tallies over 5-minute panes: the one implementation of "slide the windows".
+
+Per pane and topic a `Tally` holds the counters and, per author, a reference count; per window
+and topic a running `Tally` holds the sum of the panes inside the window for the current boundary
+(`head`). Moving the boundary subtracts the panes that leave each window and adds those that enter,
+so each pane enters and leaves every window once. The stream folds single facts into it; the
+backfill loads per-(pane, topic, author) sums read from the app database and slides over many
+boundaries. Distinct authors stay exact because authors are reference-counted, not summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from streams.metrics import CONTRIBUTIONS, WindowCounts
+from streams.windows import PANE_MS, WindowSpec, pane_start
+
+
+class Tally:
+    """Live facts of one topic in one pane or window: counters plus author reference counts."""
+
+    __slots__ = ("_counts", "authors", "bookmarks", "boosts", "participants", "posts", "replies")
+
+    def __init__(self) -> None:
+        self.posts = 0
+        self.replies = 0
+        self.boosts = 0
+        self.bookmarks = 0
+        self.authors: dict[str, int] = {}
+        self.participants: dict[str, int] = {}
+        self._counts: WindowCounts | None = None
+
+    def add_fact(self, kind: str, author: str, sign: int) -> None:
+        c = CONTRIBUTIONS[kind]  # type: ignore[index]
+        self.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
+
+    def add(self, posts: int, replies: int, boosts: int, bookmarks: int, author: str,
+            authored: bool | int, participated: bool | int, sign: int) -> None:
+        """Add (sign 1) or remove (sign -1) one author's contribution."""
+        self._counts = None
+        self.posts += sign * posts
+        self.replies += sign * replies
+        self.boosts += sign * boosts
+        self.bookmarks += sign * bookmarks
+        if authored:
+            _bump(self.authors, author, sign)
+        if participated:
+            _bump(self.participants, author, sign)
+
+    def merge(self, other: Tally, sign: int) -> None:
+        self._counts = None
+        self.posts += sign * other.posts
+        self.replies += sign * other.replies
+        self.boosts += sign * other.boosts
+        self.bookmarks += sign * other.bookmarks
+        for author, n in other.authors.items():
+            _bump(self.authors, author, sign * n)
+        for author, n in other.participants.items():
+            _bump(self.participants, author, sign * n)
+
+    @property
+    def empty(self) -> bool:
+        return not self.participants
+
+    def counts(self) -> WindowCounts:
+        """The window's numbers; cached until the tally changes (a backfill reads idle topics often)."""
+        if self._counts is None:
+            self._counts = WindowCounts(
+                self.posts, self.replies, self.boosts, self.bookmarks, len(self.authors), len(self.participants)
+            )
+        return self._counts
+
+
+def _bump(refs: dict[str, int], author: str, delta: int) -> None:
+    n = refs.get(author, 0) + delta
+    if n:
+        refs[author] = n
+    else:
+        del refs[author]
+
+
+class SlidingWindows:
+    """Pane tallies plus one running tally per window and topic, for the boundary `head`."""
+
+    def __init__(self, windows: tuple[WindowSpec, ...], head: int) -> None:
+        self.windows = windows
+        self.head = head
+        self.panes: dict[int, dict[str, Tally]] = {}
+        self.tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
+
+    @property
+    def span_ms(self) -> int:
+        return max(w.span_ms for w in self.windows)
+
+    def pane_tally(self, pane: int, topic: str) -> Tally:
+        """The tally of one topic in one pane, created empty if needed (for bulk loading before `advance`)."""
+        by_topic = self.panes.setdefault(pane, {})
+        tally = by_topic.get(topic)
+        if tally is None:
+            tally = by_topic[topic] = Tally()
+        return tally
+
+    def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
+        """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it."""
+        pane = pane_start(created_at)
+        tally = self.pane_tally(pane, topic)
+        tally.add_fact(kind, author, sign)
+        if tally.empty:
+            by_topic = self.panes[pane]
+            del by_topic[topic]
+            if not by_topic:
+                del self.panes[pane]
+        head = self.head
+        for window in self.windows:
+            if window.contains(head, created_at):
+                by_topic = self.tallies[window.name]
+                acc = by_topic.get(topic)
+                if acc is None:
+                    acc = by_topic[topic] = Tally()
+                acc.add_fact(kind, author, sign)
+                if acc.empty:
+                    del by_topic[topic]
+
+    def advance(self, boundary: int) -> None:
+        """Move every running tally forward to `boundary` (a later boundary; earlier ones are ignored)."""
+        if boundary <= self.head:
+            return
+        old = self.head
+        for window in self.windows:
+            old_start, old_end = window.bounds(old)
+            new_start, new_end = window.bounds(boundary)
+            by_topic = self.tallies[window.name]
+            for pane in range(old_start, min(new_start, old_end), PANE_MS):
+                self._merge_pane(by_topic, pane, -1)
+            for pane in range(max(old_end, new_start), new_end, PANE_MS):
+                self._merge_pane(by_topic, pane, 1)
+        self.head = boundary
+
+    def drop_panes_before(self, cutoff: int) -> None:
+        for pane in [p for p in self.panes if p < cutoff]:
+            del self.panes[pane]
+
+    def _merge_pane(self, by_topic: dict[str, Tally], pane: int, sign: int) -> None:
+        for topic, tally in self.panes.get(pane, {}).items():
+            acc = by_topic.get(topic)
+            if acc is None:
+                acc = by_topic[topic] = Tally()
+            acc.merge(tally, sign)
+            if acc.empty:
+                del by_topic[topic]
+
+    def tallies_at(self, boundary: int) -> Mapping[str, Mapping[str, Tally]]:
+        """Every window's tallies for `boundary`: the running ones at the head, else summed from panes."""
+        if boundary == self.head:
+            return self.tallies
+        result: dict[str, dict[str, Tally]] = {}
+        for window in self.windows:
+            by_topic: dict[str, Tally] = {}
+            for pane in window.panes(boundary):
+                self._merge_pane(by_topic, pane, 1)
+            result[window.name] = by_topic
+        return result
+
+    def clear(self) -> None:
+        self.panes.clear()
+        self.tallies = {w.name: {} for w in self.windows}
