@@ -215,3 +215,19 @@ def test_a_fact_known_to_be_retracted_retracts_the_counted_one() -> None:
     s.apply(ev("p1", "post", E - HOUR_MS, author="x"))
     assert s.apply(ev("p1", "post", E - HOUR_MS, author="x"), retracted=True) == "duplicate"
     assert snapshot(s) == {}
+
+
+def test_extra_windows_are_one_line_of_configuration() -> None:
+    windows = window_set({"1h": 60, "7d": 10080})
+    s = PartitionState(0, MemoryStore(), windows, retention_ms(windows, 0), E)
+    facts = [
+        ev("p1", "post", E - 30 * 60_000, author="a"),
+        ev("p2", "post", E - 2 * HOUR_MS, author="b"),
+        ev("b1", "boost", E - 50 * HOUR_MS, author="c", target="p0"),  # older than 48 h: only in 7d
+    ]
+    for f in facts:
+        assert s.apply(f) == "counted"
+    rows = {(w.window, w.topic_id): w for w in s.snapshot(E, ScoreWeights(), 0).window_rows}
+    assert rows[("1h", "t1")].posts == 1 and rows[("1h", "t1")].window_start == E - HOUR_MS
+    assert rows[("7d", "t1")].posts == 2 and rows[("7d", "t1")].boosts == 1
+    assert rows[("7d", "t1")].participants == 3 and rows[("7d", "t1")].window_end == E
