@@ -41,6 +41,9 @@ def run_worker(
     runner = faust.Worker(
         worker.app, loglevel=log_level, override_logging=False, redirect_stdouts=False, quiet=True,
     )
+    # Faust's start-up spinner writes terminal escape codes even into files and pipes, in the
+    # middle of our JSON log lines; our own log lines report progress instead.
+    runner.spinner = None
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
