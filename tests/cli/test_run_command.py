@@ -82,6 +82,14 @@ def test_run_serves_snapshots_listens_on_loopback_only_and_survives_an_empty_bro
             addresses = listening_addresses(pid)
             assert addresses and all(host == "127.0.0.1" for host, _ in addresses), addresses
         assert runtime["broker_url"].startswith("kafka://127.0.0.1:")
+        # Other commands find the embedded broker through the runtime file, with no extra flags.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUKURI_")} | {"PYTHONPATH": str(REPO)}
+        materialized = subprocess.run(
+            [sys.executable, "-m", "cli.main", "--config", str(tmp_path / "app.toml"), "materialize", "--json"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        assert materialized.returncode == 0, materialized.stderr
+        assert json.loads(materialized.stdout)["topics"] == 12
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, first_log.read_text()[-3000:]
