@@ -16,13 +16,22 @@ CONTROL_HEADER: Final = "kukuri-control"
 MATERIALIZE: Final = b"materialize"
 
 
+# A barrier older than this is one being replayed (a new worker reading the partition from the
+# start), not a request someone is waiting for: it is ignored.
+REQUEST_TTL_MS: Final = 10 * 60_000
+
+
 @dataclass(frozen=True, slots=True)
 class MaterializeRequest:
     request_id: str
     boundary: int
+    sent_at: int
 
     def encode(self) -> bytes:
-        return json.dumps({"request_id": self.request_id, "at": self.boundary}).encode()
+        return json.dumps({"request_id": self.request_id, "at": self.boundary, "sent_at": self.sent_at}).encode()
+
+    def expired(self, now_ms: int) -> bool:
+        return now_ms - self.sent_at > REQUEST_TTL_MS
 
 
 def control_kind(headers: Sequence[tuple[str, bytes]] | None) -> bytes | None:
@@ -39,6 +48,6 @@ def decode_materialize(value: bytes | None) -> MaterializeRequest | None:
     """The request a barrier carries; None when it is unreadable (it is then ignored and logged)."""
     try:
         body = json.loads(value or b"")
-        return MaterializeRequest(str(body["request_id"]), int(body["at"]))
+        return MaterializeRequest(str(body["request_id"]), int(body["at"]), int(body.get("sent_at", 0)))
     except (ValueError, KeyError, TypeError):
         return None

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
+import aiosqlite
 import mode
 
 from config.settings import Settings
+from observability.logs import log_event
 from sinks.database import connect_writer
+
+log = logging.getLogger("kukuri_trending.worker")
 
 HEARTBEAT_SECONDS = 2.0
 ALIVE_WITHIN_MS = 10_000
@@ -31,14 +38,22 @@ class HeartbeatService(mode.Service):
         conn = await connect_writer(self.settings.database.path)
         try:
             while not self.should_stop:
-                await conn.execute(
+                try:
+                    await self._write(conn)
+                except sqlite3.Error as exc:
+                    # A locked database is the sink's problem to report; a missed heartbeat is not.
+                    log_event(log, "trending_worker.heartbeat_failed", level=logging.WARNING, error=repr(exc))
+                await self.sleep(HEARTBEAT_SECONDS)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.execute("DELETE FROM trending_workers WHERE worker_id = ?", (self.worker_id,))
+            await conn.close()
+
+    async def _write(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
                     "INSERT INTO trending_workers (worker_id, host, pid, started_at, heartbeat_at, partitions)"
                     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE SET"
                     " heartbeat_at = excluded.heartbeat_at, partitions = excluded.partitions",
                     (self.worker_id, socket.gethostname(), os.getpid(), self.started_at,
                      int(time.time() * 1000), json.dumps(self.partitions())),
                 )
-                await self.sleep(HEARTBEAT_SECONDS)
-        finally:
-            await conn.execute("DELETE FROM trending_workers WHERE worker_id = ?", (self.worker_id,))
-            await conn.close()

@@ -35,6 +35,9 @@ from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.ingest")
 
+BATCH_RETRY_SECONDS = 1.0
+ASSIGN_ATTEMPTS = 3
+
 AppDbLoader = Callable[[PartitionState], Awaitable[int]]
 """Loads a partition's facts from the app database into the state; returns how many."""
 
@@ -59,6 +62,7 @@ class IngestService(mode.Service):
         *,
         load_from_app_db: AppDbLoader | None = None,
         on_barrier: BarrierHandler | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -68,6 +72,7 @@ class IngestService(mode.Service):
         self.metrics = metrics
         self.load_from_app_db = load_from_app_db
         self.on_barrier = on_barrier
+        self.on_fatal = on_fatal
         self.topic = settings.kafka.events_topic
         self.caught_up = asyncio.Event()
         self._catch_up_targets: dict[int, int] = {}
@@ -76,6 +81,7 @@ class IngestService(mode.Service):
         self._producer: AIOKafkaProducer | None = None
         self._last_commit = 0.0
         self._newest_event_time = 0
+        self._lock = asyncio.Lock()
 
     @property
     def assigned(self) -> list[int]:
@@ -113,10 +119,30 @@ class IngestService(mode.Service):
         while not self.should_stop:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=limit)
             if batch:
-                await self._process(batch)
+                try:
+                    # Rebalance callbacks take the same lock: a partition never changes hands in
+                    # the middle of a batch (aiokafka runs them concurrently with this task).
+                    async with self._lock:
+                        barriers = await self._process(batch)
+                except Exception as exc:
+                    # The batch is not checkpointed: rewind and read it again. What was already
+                    # folded in is recognised by identity, so nothing counts twice.
+                    log_event(log, "trending_stream.batch_failed", level=logging.ERROR, error=repr(exc),
+                              retry_in_seconds=BATCH_RETRY_SECONDS)
+                    self._rewind()
+                    await self.sleep(BATCH_RETRY_SECONDS)
+                    continue
+                for partition_id, request in barriers:
+                    await self._barrier_seen(partition_id, request)
             await self._after_batch()
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    def _rewind(self) -> None:
+        assert self._consumer is not None
+        for p, state in self.stream_state.partitions.items():
+            if state.offset is not None:
+                self._consumer.seek(TopicPartition(self.topic, p), state.offset)
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> list[tuple[int, MaterializeRequest]]:
         assert self._producer is not None
         now = int(time.time() * 1000)
         skew = self.settings.stream.max_clock_skew_seconds * 1000
@@ -146,19 +172,26 @@ class IngestService(mode.Service):
                     event = parse_event(record.value, now_ms=now, max_skew_ms=skew)
                     if record.key is not None and record.key != event.key():
                         raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
-                except InvalidEvent as exc:
+                    result = partition.apply(event)
+                except Exception as exc:
+                    # Whatever one record does, it must not stop the partition: anything that
+                    # is not a contract violation is dead-lettered as unprocessable, with why.
+                    if not isinstance(exc, InvalidEvent):
+                        log_event(log, "trending_stream.unprocessable", level=logging.ERROR, error=repr(exc),
+                                  source=f"{tp.topic}/{tp.partition}/{record.offset}")
+                        exc = InvalidEvent("unprocessable", repr(exc))
                     dead[exc.reason] += 1
                     counts[("invalid", "dead_lettered")] += 1
                     pending_dlq.append(await self._producer.send(
                         self.settings.kafka.dlq_topic, value=record.value, key=record.key,
                         headers=[
                             ("reason", exc.reason.encode()),
-                            ("detail", exc.detail.encode()[:512]),
+                            ("detail", exc.detail.encode(errors="replace")[:512]),
                             ("source", f"{tp.topic}/{tp.partition}/{record.offset}".encode()),
                         ],
                     ))
                     continue
-                counts[(event.kind, partition.apply(event))] += 1
+                counts[(event.kind, result)] += 1
                 newest = max(newest, event.created_at)
             next_offsets[tp.partition] = records[-1].offset + 1
         if pending_dlq:
@@ -169,10 +202,11 @@ class IngestService(mode.Service):
         self.metrics.add_events(counts)  # type: ignore[arg-type]
         if dead:
             self.metrics.add_dead_letters(dead)  # type: ignore[arg-type]
-        for partition_id, request in barriers:
-            await self._barrier_seen(partition_id, request)
+        return barriers
 
     async def _barrier_seen(self, partition: int, request: MaterializeRequest) -> None:
+        if request.expired(int(time.time() * 1000)):
+            return  # replayed from the log; nobody is waiting for it any more
         barrier = self._barriers.setdefault(request.request_id, _Barrier(request))
         barrier.seen.add(partition)
         if barrier.seen >= set(self.stream_state.partitions) and self.on_barrier is not None:
@@ -225,12 +259,26 @@ class IngestService(mode.Service):
                 log.debug("offset commit skipped: %r", exc)
 
     async def assign(self, partitions: Iterable[int]) -> None:
-        """Restore each new partition and seek to where its state ends (called on rebalance)."""
-        partitions = sorted(partitions)
-        if partitions:
-            watermarks = await high_watermarks(self.bootstrap, self.topic)
-            for p in partitions:
-                await self._restore(p, watermarks.get(p, 0))
+        """Restore each new partition and seek to where its state ends (called on rebalance).
+
+        aiokafka only logs an exception raised here, which would leave a partition assigned but
+        never counted; so failures are retried, and a partition that cannot be restored stops the
+        worker (its partitions then go to another member).
+        """
+        wanted = sorted(partitions)
+        for attempt in range(1, ASSIGN_ATTEMPTS + 1):
+            try:
+                watermarks = await high_watermarks(self.bootstrap, self.topic)
+                for p in wanted:
+                    if p not in self.stream_state.partitions:
+                        await self._restore(p, watermarks.get(p, 0))
+                return
+            except Exception as exc:
+                log_event(log, "trending_stream.assign_failed", level=logging.ERROR, error=repr(exc),
+                          attempt=attempt, partitions=wanted)
+                await asyncio.sleep(attempt)
+        if self.on_fatal is not None:
+            self.on_fatal(RuntimeError(f"could not restore partitions {wanted} after {ASSIGN_ATTEMPTS} attempts"))
 
     async def _restore(self, p: int, high: int, *, history_lost: bool = False) -> None:
         """Load a partition, then make it visible and seek it in one synchronous step.
@@ -241,7 +289,7 @@ class IngestService(mode.Service):
         assert self._consumer is not None
         tp = TopicPartition(self.topic, p)
         started = time.monotonic()
-        state = self.stream_state.load(p)
+        state = await self.stream_state.load(p)
         lost = history_lost or (state.offset is not None and state.offset > high)
         if lost:
             log_event(log, "trending_stream.state_reset", level=logging.WARNING, partition=p,
@@ -257,6 +305,10 @@ class IngestService(mode.Service):
             state.offset = (await self._consumer.beginning_offsets([tp])).get(tp, 0)
         self.stream_state.attach(state)
         self._catch_up_targets[p] = high
+        if state.offset < high:
+            # Snapshots wait until this partition has replayed what the broker holds: a snapshot
+            # from half-rebuilt state would look complete and be wrong.
+            self.caught_up.clear()
         self._consumer.seek(tp, state.offset)
         log_event(log, "trending_stream.partition_assigned", partition=p, offset=state.offset,
                   high_watermark=high, loaded_from_app_db=loaded, active_topics=state.active_topics,
@@ -270,8 +322,9 @@ class IngestService(mode.Service):
         for p, state in list(self.stream_state.partitions.items()):
             high = self._consumer.highwater(TopicPartition(self.topic, p))
             if high is not None and state.offset is not None and high < state.offset:
-                self.stream_state.revoke(p)
-                await self._restore(p, high, history_lost=True)
+                async with self._lock:
+                    self.stream_state.revoke(p)
+                    await self._restore(p, high, history_lost=True)
 
     async def _history_trimmed(self, tp: TopicPartition) -> bool:
         """True when retention already removed the start of the partition."""
@@ -282,6 +335,7 @@ class IngestService(mode.Service):
     def revoke(self, partitions: Iterable[int]) -> None:
         partitions = sorted(partitions)
         self.stream_state.checkpoint({})
+        self._barriers.clear()  # their partition sets no longer match; the requester will time out
         for p in partitions:
             self.stream_state.revoke(p)
             self._catch_up_targets.pop(p, None)
@@ -293,8 +347,10 @@ class _Rebalance(ConsumerRebalanceListener):
         self.service = service
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.service.revoke(tp.partition for tp in revoked)
+        async with self.service._lock:
+            self.service.revoke(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.service.assign(tp.partition for tp in assigned)
+        async with self.service._lock:
+            await self.service.assign(tp.partition for tp in assigned)
 

@@ -10,6 +10,7 @@ runs it, so several workers do not repeat the work.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,10 +56,13 @@ class ReconcileService(mode.Service):
 
     async def reconcile(self) -> None:
         try:
-            result = await reconcile_latest(self.settings)
-        except ReconcileError as exc:
-            log_event(log, "trending_reconcile.failed", level=logging.ERROR, error=str(exc))
-            return
+            await self._reconcile()
+        except (ReconcileError, sqlite3.Error, OSError) as exc:
+            # The next scheduled run tries again; a failed check must not stop the stream.
+            log_event(log, "trending_reconcile.failed", level=logging.ERROR, error=repr(exc))
+
+    async def _reconcile(self) -> None:
+        result = await reconcile_latest(self.settings)
         diff = result.diff
         log_event(log, "trending_reconcile.completed", window_end=result.boundary, clean=diff.clean,
                   repaired=result.repaired, duration_ms=result.duration_ms)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,7 +31,7 @@ from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer
 from sinks.failures import classify
 from sinks.snapshot_writer import RunRecord, write_snapshot_part
-from streams.aggregation import boundary_for
+from streams.aggregation import BoundaryOutOfRange, boundary_for
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.sink")
@@ -95,9 +96,13 @@ class SnapshotService(mode.Service):
         if not self.settings.metrics.enabled:
             log_event(log, "trending_metrics_job.disabled")
             return
-        await self.wait_for_stopped(self.caught_up.wait())
         interval = self.settings.interval_ms
         while not self.should_stop:
+            # After start-up or a rebalance, wait until every owned partition has replayed what
+            # the broker held: a snapshot from half-rebuilt state would look complete and be wrong.
+            await self.wait_for_stopped(self.caught_up.wait())
+            if self.should_stop:
+                return
             boundary = boundary_for(now_ms(), interval)
             if self.policy.should_run(time.time()):
                 await self.run_boundary(boundary, deadline=(boundary + interval) / 1000, scheduled=True)
@@ -108,11 +113,24 @@ class SnapshotService(mode.Service):
 
     @mode.Service.task
     async def _staleness(self) -> None:
-        """Alert when the last success grows old even if no run fails (a stuck worker, say)."""
+        """Alert when the last success grows old even if no run fails (a stuck worker, say).
+
+        The newest run is read from the database: with several workers, the run is recorded by
+        whichever completes the snapshot, not necessarily this one.
+        """
         while not self.should_stop:
             await self.sleep(STALENESS_CHECK_SECONDS)
-            if self._alerts is not None:
-                await self._alerts.tick(now_ms(), self._last_success)
+            if self._alerts is None or self._conn is None:
+                continue
+            try:
+                async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
+                    (last,) = await cursor.fetchone()  # type: ignore[misc]
+            except sqlite3.Error as exc:
+                log_event(log, "trending_metrics_job.staleness_check_failed", level=logging.WARNING, error=repr(exc))
+                continue
+            if last is not None:
+                self._last_success = max(self._last_success or 0, int(last))
+            await self._alerts.tick(now_ms(), self._last_success)
 
     async def run_boundary(self, boundary: int, *, deadline: float, scheduled: bool) -> RunRecord | None:
         """Write `boundary`, retrying transient errors with backoff until `deadline` (epoch seconds).
@@ -125,6 +143,11 @@ class SnapshotService(mode.Service):
             attempt += 1
             try:
                 record = await self.write(boundary)
+            except BoundaryOutOfRange as exc:
+                # A request for a boundary the state no longer covers: nothing is broken.
+                log_event(log, "trending_metrics_job.rejected", level=logging.WARNING, window_end=boundary,
+                          reason=str(exc), hint="use `kukuri-trending reconcile --at T` for older boundaries")
+                return None
             except Exception as exc:
                 if classify(exc) == "fatal":
                     self.job_metrics.record_failure(now_ms())

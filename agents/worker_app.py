@@ -81,15 +81,16 @@ def build_worker(
             return 0
         return await load_partition_from_app_db(settings, partition)
 
-    snapshots: SnapshotService
-    ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
-                           on_barrier=lambda request: _materialize(snapshots, request))
     fatal_errors: list[BaseException] = []
 
     def stop_on_fatal(error: BaseException) -> None:
         # Through the faust worker's own SIGTERM handling, so every service stops cleanly.
         fatal_errors.append(error)
         os.kill(os.getpid(), signal.SIGTERM)
+
+    snapshots: SnapshotService
+    ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
+                           on_barrier=lambda request: _materialize(snapshots, request), on_fatal=stop_on_fatal)
 
     snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)

@@ -3,6 +3,7 @@ their read transaction, so everything one answer needs comes from one consistent
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,20 +35,35 @@ class TopicInfo:
     post_count: int
 
 
+def _no_table(exc: sqlite3.OperationalError) -> bool:
+    """kukuri's database before kukuri-trending migrated it: no snapshot yet, not an error."""
+    return str(exc).startswith("no such table")
+
+
 async def newest_run(conn: aiosqlite.Connection) -> Run | None:
-    async with conn.execute(
-        "SELECT window_end, finished_at, source FROM trending_runs ORDER BY window_end DESC LIMIT 1"
-    ) as cursor:
-        row = await cursor.fetchone()
+    try:
+        async with conn.execute(
+            "SELECT window_end, finished_at, source FROM trending_runs ORDER BY window_end DESC LIMIT 1"
+        ) as cursor:
+            row = await cursor.fetchone()
+    except sqlite3.OperationalError as exc:
+        if _no_table(exc):
+            return None
+        raise
     return None if row is None else Run(*row)
 
 
 async def previous_window_end(conn: aiosqlite.Connection, before: int) -> int | None:
     """The boundary of the newest committed snapshot before `before` (for `score_change`)."""
-    async with conn.execute(
-        "SELECT window_end FROM trending_runs WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    try:
+        async with conn.execute(
+            "SELECT window_end FROM trending_runs WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,)
+        ) as cursor:
+            row = await cursor.fetchone()
+    except sqlite3.OperationalError as exc:
+        if _no_table(exc):
+            return None
+        raise
     return None if row is None else int(row[0])
 
 

@@ -40,6 +40,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if requested > started:
         raise UsageError("--at is in the future")
     boundary = boundary_for(requested, settings.interval_ms)
+    if boundary < boundary_for(started, settings.interval_ms) - settings.stream.late_grace_minutes * 60_000:
+        raise UsageError(
+            f"--at is older than the worker's window state reaches ({settings.stream.late_grace_minutes} minutes); "
+            "use `kukuri-trending reconcile --at T` to recompute an older boundary"
+        )
     try:
         bootstrap = resolve_bootstrap(settings)
         workers = await _live_workers(settings)
@@ -47,7 +52,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{exc}")
     if not workers:
         return _fail("no running worker (start `kukuri-trending run` or `kukuri-trending worker`)")
-    request = MaterializeRequest(uuid.uuid4().hex, boundary)
+    request = MaterializeRequest(uuid.uuid4().hex, boundary, started)
     producer = new_producer(bootstrap)
     await producer.start()
     try:

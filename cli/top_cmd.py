@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from datetime import UTC, datetime
 
@@ -24,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = await list_trending_topics(settings, args.limit)
-    except ApiError as exc:
-        print(f"kukuri-trending top: {exc}", file=sys.stderr)
+    except (ApiError, sqlite3.Error) as exc:
+        print(f"kukuri-trending top: {settings.database.path}: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(result.to_dict()))

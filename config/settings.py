@@ -345,7 +345,8 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         score_weights=weights,
         extra_windows=_extra_windows(m.table("extra_windows")),
         reconcile_interval_minutes=m.integer("reconcile_interval_minutes", 60, low=0),
-        stale_after_minutes=m.integer("stale_after_minutes", 15, low=1),
+        # CONTRACT 7: stale after 3 intervals (15 minutes at the default 5).
+        stale_after_minutes=m.integer("stale_after_minutes", 3 * interval, low=1),
         row_count_warning=m.integer("row_count_warning", 100_000, low=1),
     )
     m.reject_unknown()

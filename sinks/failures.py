@@ -3,8 +3,8 @@
 `transient` errors are worth another attempt within the same run: the app holding a write lock on
 SQLite, a timeout, a broker that is restarting or electing a leader. `fatal` errors need a person
 or a new release: the schema does not match (a migration is missing), the database file cannot be
-written, the configuration is wrong. A fatal error is not retried within the run; the run policy
-still tries again at later boundaries, so "fatal" never stops the worker.
+written, the configuration is wrong. A fatal error is not retried: the sink stops the worker with a
+clear log line and a non-zero exit, rather than failing the same way every five minutes.
 
 Unknown errors are fatal: an unexpected exception is almost always a bug or a data problem that
 fails the same way a second later, and retrying it in a tight loop only multiplies the log lines.

@@ -16,7 +16,7 @@ when no other live fact of that author remains in the window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,6 +49,10 @@ from streams.windows import W6, W24, WPREV, WindowSpec, align_down, pane_start
 Result = Literal["counted", "duplicate", "retracted", "late"]
 
 
+class BoundaryOutOfRange(ValueError):
+    """A snapshot was asked for a boundary the window state no longer covers (use reconcile)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PartitionSnapshot:
     rows: list[TopicMetrics]
@@ -68,6 +72,7 @@ class PartitionState:
         self.windows = windows
         self.retention_ms = retention_ms
         self.sliding = SlidingWindows(windows, head)
+        self.loaded = 0
         self.tombstones: set[tuple[str, str]] = set()
         self.pending: dict[bytes, bytes] = {}
         self.offset: int | None = None
@@ -76,6 +81,13 @@ class PartitionState:
 
     def restore(self) -> int:
         """Rebuild tallies from the stored facts; returns how many live facts were loaded."""
+        for _ in self.restore_steps():
+            pass
+        return self.loaded
+
+    def restore_steps(self, step: int = 5000) -> Iterator[int]:
+        """`restore` in steps: yields the facts loaded so far every `step` facts, so a caller can
+        let other work run in between."""
         raw_offset = self.store.get(offset_key(self.partition))
         self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
         self.tombstones = {split_identity_key(k) for k, _ in self.store.scan(*tombstone_range(self.partition))}
@@ -88,8 +100,11 @@ class PartitionState:
             topic, _ = split_identity_key(key)
             self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, 1)
             loaded += 1
+            if loaded % step == 0:
+                yield loaded
+        self.loaded = loaded
         self._expire_stored(cutoff)
-        return loaded
+        yield loaded
 
     def clear(self) -> None:
         """Forget everything about this partition, on disk too."""
@@ -198,7 +213,9 @@ class PartitionState:
     def window_tallies(self, boundary: int) -> Mapping[str, Mapping[str, Tally]]:
         """Tallies of every window for `boundary`: the running ones at the head, else summed from panes."""
         if boundary != self.head and boundary - self.sliding.span_ms < self.cutoff:
-            raise ValueError(f"boundary {boundary} reaches back past the retained state (cutoff {self.cutoff})")
+            raise BoundaryOutOfRange(
+                f"boundary {boundary} reaches back past the retained state (cutoff {self.cutoff})"
+            )
         return self.sliding.tallies_at(boundary)
 
     def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:

@@ -14,7 +14,7 @@ MAX_ID_LENGTH: Final = 128
 # Reasons an event is dead-lettered; they label the dead-letter counter, so keep them few and stable.
 DeadLetterReason = Literal[
     "invalid_json", "not_an_object", "missing_field", "wrong_type", "bad_value",
-    "unknown_kind", "unsupported_version", "future_timestamp", "key_mismatch",
+    "unknown_kind", "unsupported_version", "future_timestamp", "key_mismatch", "unprocessable",
 ]
 
 
@@ -131,3 +131,8 @@ def _check_id(body: dict[str, Any], name: str) -> None:
     if "\x00" in value:
         # NUL separates the parts of state keys (see streams.state_keys).
         raise InvalidEvent("bad_value", f"{name} must not contain NUL")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        # JSON allows lone surrogates ("\ud800"); they cannot become a key or a database value.
+        raise InvalidEvent("bad_value", f"{name} is not valid Unicode") from None

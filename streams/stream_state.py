@@ -7,6 +7,7 @@ checkpoint are replayed, and the fact records make the replay count nothing twic
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -45,10 +46,15 @@ class StreamState:
         self.store.write({_INCARNATION_KEY: incarnation.encode()})
         return dropped
 
-    def load(self, partition: int) -> PartitionState:
-        """A partition's state rebuilt from the store, not yet attached (see `attach`)."""
+    async def load(self, partition: int) -> PartitionState:
+        """A partition's state rebuilt from the store, not yet attached (see `attach`).
+
+        Yields to the event loop every few thousand facts: a large restore must not starve the
+        consumer's heartbeats, or the group would evict this worker and rebalance again.
+        """
         state = PartitionState(partition, self.store, self.windows, self.retention_ms, self.head)
-        state.restore()
+        for _ in state.restore_steps():
+            await asyncio.sleep(0)
         return state
 
     def attach(self, state: PartitionState) -> None:

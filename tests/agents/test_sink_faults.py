@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from agents.control import CONTROL_HEADER, MATERIALIZE, MaterializeRequest
 from agents.snapshot_service import SnapshotService
 from broker.embedded import EmbeddedBroker
 from broker.topics import ensure_topics
 from config.settings import AlertSettings, BackoffSettings, DatabaseSettings, Settings
 from observability.logs import FIELDS_ATTR
 from observability.metrics import job_metrics, stream_metrics
+from producer.sender import new_producer
 from producer.synthetic import TrafficGenerator, delivery
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, write_facts
@@ -62,7 +64,7 @@ async def sink_with_state(tmp_path: Path, webhook: str) -> tuple[SnapshotService
     state = StreamState(MemoryStore(), windows, retention_ms(windows), boundary)
     events = [e for a in TrafficGenerator(8, seed=3).actions(boundary - 20 * HOUR_MS, boundary, 300) for e in a.events]
     for p in range(settings.kafka.partitions):
-        state.attach(state.load(p))
+        state.attach(await state.load(p))
     for i, event in enumerate(events):
         state.partitions[i % settings.kafka.partitions].apply(replace(event, topic_id=f"{event.topic_id}-{i % 4}"))
     registry = CollectorRegistry()
@@ -171,3 +173,41 @@ async def mirror_into_app_db(db: Path, actions: list) -> None:
         await write_facts(conn, [e for a in actions for e in a.events])
     finally:
         await conn.close()
+
+
+def test_a_long_lock_and_an_out_of_range_request_do_not_stop_the_worker(trending_env: TrendingEnv) -> None:
+    """Through the real worker: the app holds its write lock longer than the busy timeout (the
+    heartbeat and the sink both meet it), and a barrier asks for a boundary the state no longer
+    covers. The worker logs both and keeps serving."""
+    env = trending_env
+    worker = env.start_worker()
+    env.wait_for_workers()
+    E = now_boundary()
+    events = [e for a in TrafficGenerator(5, seed=4).actions(E - 5 * HOUR_MS, E, 200) for e in a.events]
+    produce_events(env, events)
+
+    blocker = sqlite3.connect(env.db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    time.sleep(8)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    asyncio.run(send_barrier(env, boundary=E - HOUR_MS))
+    env.wait_until(lambda: "trending_metrics_job.rejected" in env.logs(), 30, "the stale request to be rejected")
+    assert worker.poll() is None, env.logs()[-3000:]
+    assert "trending_worker.heartbeat_failed" in env.logs()
+    materialize(env, E)
+    assert env.snapshot(E) == expected_rows(events, E)
+    assert worker.poll() is None
+
+
+async def send_barrier(env: TrendingEnv, boundary: int) -> None:
+    request = MaterializeRequest("test-request", boundary, int(time.time() * 1000))
+    producer = new_producer(env.broker.bootstrap)
+    await producer.start()
+    try:
+        for p in range(4):
+            await producer.send_and_wait(env.events_topic, request.encode(), partition=p,
+                                         headers=[(CONTROL_HEADER, MATERIALIZE)])
+    finally:
+        await producer.stop()

@@ -108,6 +108,8 @@ def test_snapshot_equals_independent_computation_and_bad_events_reach_the_dlq(tr
         b'{"v": 1, "event_id": "x3", "kind": "post", "topic_id": "rust", "author": "a", "created_at": "soon"}',
         json.dumps({"v": 1, "event_id": "x4", "kind": "post", "topic_id": "rust", "author": "a",
                     "created_at": int(time.time() * 1000) + 3_600_000}).encode(),
+        # Valid JSON, but a lone surrogate cannot become a key: it must not stop the partition.
+        b'{"v": 1, "event_id": "\\ud800", "kind": "post", "topic_id": "rust", "author": "a", "created_at": 1}',
     ]
     result = env.cli("produce", "--file", "-", "--raw", input=b"\n".join(bad))
     assert result.returncode == 0, result.stderr
@@ -116,7 +118,7 @@ def test_snapshot_equals_independent_computation_and_bad_events_reach_the_dlq(tr
     dead = read_topic(env, env.dlq_topic, expect=len(bad))
     assert sorted(r.value for r in dead) == sorted(bad)
     reasons = sorted(dict(r.headers)["reason"].decode() for r in dead)
-    assert reasons == ["future_timestamp", "invalid_json", "missing_field", "unknown_kind", "wrong_type"]
+    assert reasons == ["bad_value", "future_timestamp", "invalid_json", "missing_field", "unknown_kind", "wrong_type"]
 
 
 def test_same_snapshot_after_sigterm_restart_and_on_a_new_worker(trending_env: TrendingEnv) -> None:
@@ -172,7 +174,13 @@ def test_materialize_without_a_worker_fails_clearly(trending_env: TrendingEnv) -
 
 @pytest.mark.parametrize(
     "args",
-    [("materialize", "--at", "yesterday"), ("produce", "--rate", "-3"), ("produce",), ("frobnicate",)],
+    [
+        ("materialize", "--at", "yesterday"),
+        ("materialize", "--at", str(int(time.time() * 1000) - 3_600_000)),  # older than the state: reconcile
+        ("produce", "--rate", "-3"),
+        ("produce",),
+        ("frobnicate",),
+    ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(trending_env: TrendingEnv, args: tuple[str, ...]) -> None:
     result = trending_env.cli(*args)

@@ -10,7 +10,7 @@ import pytest
 
 from api import fallback as fallback_module
 from api.fallback import FallbackFailed, LiveFallback
-from api.queries import TrendingReader
+from api.queries import TrendingReader, list_trending_topics
 from config.settings import ScoreWeights
 from sinks.app_metrics import recompute_snapshot
 from sinks.database import connect_writer
@@ -19,7 +19,8 @@ from sinks.snapshot_writer import now_ms
 from streams.events import Event
 from tests.api.conftest import Api
 from tests.api.support import INTERVAL_MS, add_facts, boundary, commit, create_db, execute, row, settings_for
-from tests.fixtures.app_db import expected_snapshot
+from tests.fixtures.app_db import build_app_db, expected_snapshot, recent_boundary
+from tests.fixtures.app_db import settings_for as app_settings
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +184,13 @@ async def add_facts_table_back(db: Path) -> None:
     finally:
         await conn.close()
 
+
+
+async def test_an_app_database_kukuri_trending_never_migrated_falls_back(tmp_path: Path) -> None:
+    """Before the first worker start there are no trending tables at all: compute live, do not fail."""
+    e = recent_boundary()
+    db = await build_app_db(tmp_path / "kukuri.db", [Event("p1", "post", "rust", "alice", e - 3_600_000)],
+                            migrated=False, topics=["rust"])
+    result = await list_trending_topics(app_settings(db), 5)
+    assert result.data_source == "fallback" and not result.stale
+    assert [t.topic_id for t in result.topics] == ["rust"] and result.topics[0].score_change is None

@@ -73,7 +73,7 @@ async def test_scheduled_reconcile_also_repairs_the_stream_state(tmp_path: Path)
     windows = window_set()
     state = StreamState(MemoryStore(), windows, retention_ms(windows, 10 * 60_000), E)
     for p in range(4):
-        state.attach(state.load(p))
+        state.attach(await state.load(p))
     for event in sent:
         state.partitions[partition_of(event.topic_id, 4)].apply(event)
 
