@@ -104,7 +104,8 @@ class IngestService(mode.Service):
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self._consumer.start()
 
-    async def on_stop(self) -> None:
+    async def on_shutdown(self) -> None:
+        """After the service's tasks have stopped, so none of them uses what is closed here."""
         if self._consumer is not None:
             self.stream_state.checkpoint({})
             await self._commit(force=True)

@@ -85,7 +85,8 @@ class SnapshotService(mode.Service):
         self._alerts = AlertNotifier.from_settings(self.settings.alerts, now_ms=now_ms(),
                                                    last_success_ms=self._last_success)
 
-    async def on_stop(self) -> None:
+    async def on_shutdown(self) -> None:
+        """After the service's tasks have stopped, so none of them uses what is closed here."""
         if self._alerts is not None:
             await self._alerts.close()
         if self._conn is not None:
@@ -120,6 +121,8 @@ class SnapshotService(mode.Service):
         """
         while not self.should_stop:
             await self.sleep(STALENESS_CHECK_SECONDS)
+            if self.should_stop:
+                return  # the connection closes with the service
             if self._alerts is None or self._conn is None:
                 continue
             try:
@@ -132,7 +135,9 @@ class SnapshotService(mode.Service):
                 self._last_success = max(self._last_success or 0, int(last))
             await self._alerts.tick(now_ms(), self._last_success)
 
-    async def run_boundary(self, boundary: int, *, deadline: float, scheduled: bool) -> RunRecord | None:
+    async def run_boundary(
+        self, boundary: int, *, deadline: float, scheduled: bool, request_id: str | None = None
+    ) -> RunRecord | None:
         """Write `boundary`, retrying transient errors with backoff until `deadline` (epoch seconds).
 
         Only scheduled runs count towards the skip period; a failed `materialize` request is
@@ -142,7 +147,7 @@ class SnapshotService(mode.Service):
         while not self.should_stop:
             attempt += 1
             try:
-                record = await self.write(boundary)
+                record = await self.write(boundary, request_id)
             except BoundaryOutOfRange as exc:
                 # A request for a boundary the state no longer covers: nothing is broken.
                 log_event(log, "trending_metrics_job.rejected", level=logging.WARNING, window_end=boundary,
@@ -178,8 +183,11 @@ class SnapshotService(mode.Service):
         if self._alerts is not None:
             await self._alerts.run_failed(now_ms(), repr(exc))
 
-    async def write(self, boundary: int) -> RunRecord | None:
-        """Write this worker's partitions for `boundary`; returns the run once the snapshot is complete."""
+    async def write(self, boundary: int, request_id: str | None = None) -> RunRecord | None:
+        """Write this worker's partitions for `boundary`; returns the run once the snapshot is complete.
+
+        `request_id` names the `materialize` request this write answers (acknowledged with it).
+        """
         assert self._conn is not None
         async with self._lock:
             started = now_ms()
@@ -197,6 +205,7 @@ class SnapshotService(mode.Service):
                 worker_id=self.worker_id,
                 ttl_hours=self.settings.metrics.ttl_hours,
                 started_at=started,
+                request_id=request_id,
             )
             rows = sum(len(s.rows) for s in parts.values())
             self.stream_metrics.set_snapshot_rows(rows)

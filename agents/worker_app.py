@@ -107,4 +107,5 @@ MATERIALIZE_RETRY_SECONDS = 30.0
 
 
 async def _materialize(snapshots: SnapshotService, request: MaterializeRequest) -> None:
-    await snapshots.run_boundary(request.boundary, deadline=time.time() + MATERIALIZE_RETRY_SECONDS, scheduled=False)
+    await snapshots.run_boundary(request.boundary, deadline=time.time() + MATERIALIZE_RETRY_SECONDS, scheduled=False,
+                                 request_id=request.request_id)

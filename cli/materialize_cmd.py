@@ -64,7 +64,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         ])
     finally:
         await producer.stop()
-    run_row = await _wait_for_run(settings, boundary, started, args.timeout)
+    run_row = await _wait_for_run(settings, request.request_id, boundary, args.timeout)
     if run_row is None:
         return _fail(f"no snapshot for {boundary} was committed within {args.timeout:g} s")
     window_end, topics, finished_at, duration_ms = run_row
@@ -91,15 +91,19 @@ async def _live_workers(settings: Settings) -> int:
         await conn.close()
 
 
-async def _wait_for_run(settings: Settings, boundary: int, since: int, timeout: float) -> tuple[int, int, int, int] | None:
+async def _wait_for_run(
+    settings: Settings, request_id: str, boundary: int, timeout: float
+) -> tuple[int, int, int, int] | None:
+    """The run that includes every partition's answer to this request (not just any run of E)."""
     deadline = time.monotonic() + timeout
     conn = await connect_reader(settings.database.path)
     try:
         while time.monotonic() < deadline:
             async with conn.execute(
-                "SELECT window_end, topics_upserted, finished_at, duration_ms FROM trending_runs"
-                " WHERE window_end = ? AND finished_at >= ?",
-                (boundary, since),
+                "SELECT r.window_end, r.topics_upserted, r.finished_at, r.duration_ms FROM trending_runs r"
+                " JOIN (SELECT COUNT(*) AS parts, MAX(acked_at) AS last FROM materialize_acks WHERE request_id = ?) a"
+                " WHERE r.window_end = ? AND a.parts = ? AND r.finished_at >= a.last",
+                (request_id, boundary, settings.kafka.partitions),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is not None:

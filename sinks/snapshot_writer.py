@@ -7,6 +7,8 @@ Two ways in, one set of rules:
   the set promotes every staged row into `topic_metrics` and records the run, so with several
   workers the snapshot still appears all at once and is recorded only when complete.
 Writing the same E again replaces its rows, so a rewrite gives the same rows as the first write.
+Staged parts stay for a while after a promotion, so a later part for the same E (a worker
+answering `materialize` after another worker's scheduled run) promotes the set again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from streams.metrics import TOPIC_METRICS_COLUMNS, WINDOW_METRICS_COLUMNS, Topic
 from streams.windows import HOUR_MS
 
 RunSource = Literal["stream", "reconcile", "backfill"]
+STAGING_KEPT_MS = 30 * 60_000
 
 _COLS = ", ".join(TOPIC_METRICS_COLUMNS)
 _MARKS = ", ".join("?" for _ in TOPIC_METRICS_COLUMNS)
@@ -95,10 +98,12 @@ async def write_snapshot_part(
     ttl_hours: int,
     started_at: int | None = None,
     window_rows_by_partition: dict[int, Sequence[WindowMetrics]] | None = None,
+    request_id: str | None = None,
 ) -> RunRecord | None:
     """Stage these partitions' rows for `boundary`; promote and record the run once all are in.
 
-    Returns the run record when this call completed the snapshot, otherwise None.
+    `request_id` (a `materialize` request) is acknowledged for these partitions in the same
+    transaction. Returns the run record when this call completed the snapshot, otherwise None.
     """
     started = now_ms() if started_at is None else started_at
     parts = sorted(rows_by_partition)
@@ -110,9 +115,10 @@ async def write_snapshot_part(
     ]
     if parts == list(range(total_partitions)):
         # One worker owns every partition: nothing to wait for, so skip staging.
-        return await _write_whole(conn, boundary, rows_by_partition, window_rows, started, ttl_hours)
+        return await _write_whole(conn, boundary, rows_by_partition, window_rows, started, ttl_hours, request_id)
     await conn.execute("BEGIN IMMEDIATE")
     try:
+        await _acknowledge(conn, request_id, boundary, parts)
         await conn.execute(
             f"DELETE FROM topic_metrics_staging WHERE window_end = ? AND partition IN ({marks})",
             (boundary, *parts),
@@ -149,9 +155,11 @@ async def _write_whole(
     window_rows: list[tuple[WindowMetrics, int]],
     started: int,
     ttl_hours: int,
+    request_id: str | None,
 ) -> RunRecord:
     await conn.execute("BEGIN IMMEDIATE")
     try:
+        await _acknowledge(conn, request_id, boundary, sorted(rows_by_partition))
         await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end = ?", (boundary,))
         await conn.execute("DELETE FROM snapshot_parts WHERE window_end = ?", (boundary,))
         await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
@@ -166,13 +174,25 @@ async def _write_whole(
     return record
 
 
+async def _acknowledge(conn: aiosqlite.Connection, request_id: str | None, boundary: int, parts: list[int]) -> None:
+    if request_id is not None:
+        acked = now_ms()
+        await conn.executemany(
+            "INSERT OR REPLACE INTO materialize_acks (request_id, partition, window_end, acked_at) VALUES (?, ?, ?, ?)",
+            [(request_id, p, boundary, acked) for p in parts],
+        )
+
+
 async def _promote(conn: aiosqlite.Connection, boundary: int, started: int, ttl_hours: int) -> RunRecord:
     await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
     cursor = await conn.execute(_PROMOTE, (boundary,))
     topics = cursor.rowcount
     await cursor.close()
-    await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end = ?", (boundary,))
-    await conn.execute("DELETE FROM snapshot_parts WHERE window_end = ?", (boundary,))
+    # Keep the last half hour of parts (a late part for a recent boundary promotes again); older
+    # staged copies only cost space.
+    horizon = boundary - STAGING_KEPT_MS
+    await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end < ?", (horizon,))
+    await conn.execute("DELETE FROM snapshot_parts WHERE window_end < ?", (horizon,))
     return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours)
 
 
@@ -215,7 +235,8 @@ async def expire(conn: aiosqlite.Connection, ttl_hours: int, *, now: int | None 
     cursor = await conn.execute("DELETE FROM topic_metrics WHERE window_end < ?", (cutoff,))
     expired = cursor.rowcount
     await cursor.close()
-    for table in ("topic_window_metrics", "topic_metrics_staging", "snapshot_parts", "trending_runs"):
+    for table in ("topic_window_metrics", "topic_metrics_staging", "snapshot_parts", "trending_runs",
+                  "materialize_acks"):
         await conn.execute(f"DELETE FROM {table} WHERE window_end < ?", (cutoff,))
     return expired
 

@@ -162,7 +162,8 @@ def test_two_workers_write_one_complete_snapshot(trending_env: TrendingEnv) -> N
     produce_events(env, events)
     materialize(env, E)
     assert env.snapshot(E) == expected_rows(events, E)
-    assert env.query("SELECT COUNT(*) FROM snapshot_parts WHERE window_end = ?", (E,)) == [(0,)]
+    assert env.query("SELECT COUNT(*) FROM snapshot_parts WHERE window_end = ?", (E,)) == [(4,)]
+    assert env.query("SELECT COUNT(DISTINCT partition) FROM materialize_acks WHERE window_end = ?", (E,)) == [(4,)]
 
 
 def test_materialize_without_a_worker_fails_clearly(trending_env: TrendingEnv) -> None:
