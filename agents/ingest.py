@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 
 from agents.control import MATERIALIZE, MaterializeRequest, control_kind, decode_materialize
+from broker.records import Fingerprint, fingerprint, fingerprints_at
 from broker.watermarks import high_watermarks
 from config.settings import Settings
 from observability.logs import log_event
@@ -151,6 +152,7 @@ class IngestService(mode.Service):
         dead: Counter[str] = Counter()
         pending_dlq = []
         next_offsets: dict[int, int] = {}
+        last_records: dict[int, Fingerprint] = {}
         barriers: list[tuple[int, MaterializeRequest]] = []
         newest = self._newest_event_time
         for tp, records in batch.items():
@@ -195,10 +197,11 @@ class IngestService(mode.Service):
                 counts[(event.kind, result)] += 1
                 newest = max(newest, event.created_at)
             next_offsets[tp.partition] = records[-1].offset + 1
+            last_records[tp.partition] = fingerprint(records[-1])
         if pending_dlq:
             # A dead-lettered event must be on the DLQ before its offset is checkpointed.
             await asyncio.gather(*pending_dlq)
-        self.stream_state.checkpoint(next_offsets)
+        self.stream_state.checkpoint(next_offsets, last_records)
         self._newest_event_time = newest
         self.metrics.add_events(counts)  # type: ignore[arg-type]
         if dead:
@@ -272,7 +275,7 @@ class IngestService(mode.Service):
                 watermarks = await high_watermarks(self.bootstrap, self.topic)
                 for p in wanted:
                     if p not in self.stream_state.partitions:
-                        await self._restore(p, watermarks.get(p, 0))
+                        await self._restore(p, watermarks.get(p, 0), check_log=True)
                 return
             except Exception as exc:
                 log_event(log, "trending_stream.assign_failed", level=logging.ERROR, error=repr(exc),
@@ -281,7 +284,7 @@ class IngestService(mode.Service):
         if self.on_fatal is not None:
             self.on_fatal(RuntimeError(f"could not restore partitions {wanted} after {ASSIGN_ATTEMPTS} attempts"))
 
-    async def _restore(self, p: int, high: int, *, history_lost: bool = False) -> None:
+    async def _restore(self, p: int, high: int, *, history_lost: bool = False, check_log: bool = False) -> None:
         """Load a partition, then make it visible and seek it in one synchronous step.
 
         All awaiting (app-database loads, offset lookups) happens before the partition is attached,
@@ -292,6 +295,10 @@ class IngestService(mode.Service):
         started = time.monotonic()
         state = await self.stream_state.load(p)
         lost = history_lost or (state.offset is not None and state.offset > high)
+        if not lost and check_log and state.fingerprint is not None:
+            # Same offsets, other log? (a memory-only broker that restarted and refilled)
+            found = await fingerprints_at(self.bootstrap, self.topic, {p: state.fingerprint[0]})
+            lost = found.get(p) != state.fingerprint
         if lost:
             log_event(log, "trending_stream.state_reset", level=logging.WARNING, partition=p,
                       stored_offset=state.offset, high_watermark=high,

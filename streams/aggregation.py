@@ -32,8 +32,11 @@ from streams.metrics import (
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
     FactRecord,
+    decode_fingerprint,
+    encode_fingerprint,
     fact_key,
     fact_range,
+    fingerprint_key,
     offset_key,
     partition_range,
     split_identity_key,
@@ -73,6 +76,7 @@ class PartitionState:
         self.retention_ms = retention_ms
         self.sliding = SlidingWindows(windows, head)
         self.loaded = 0
+        self.fingerprint: tuple[int, int, int] | None = None
         self.tombstones: set[tuple[str, str]] = set()
         self.pending: dict[bytes, bytes] = {}
         self.offset: int | None = None
@@ -90,6 +94,8 @@ class PartitionState:
         let other work run in between."""
         raw_offset = self.store.get(offset_key(self.partition))
         self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
+        raw_fingerprint = self.store.get(fingerprint_key(self.partition))
+        self.fingerprint = decode_fingerprint(raw_fingerprint) if raw_fingerprint else None
         self.tombstones = {split_identity_key(k) for k, _ in self.store.scan(*tombstone_range(self.partition))}
         cutoff = self.cutoff
         loaded = 0
@@ -113,6 +119,7 @@ class PartitionState:
         self.tombstones.clear()
         self.pending.clear()
         self.offset = None
+        self.fingerprint = None
 
     @property
     def cutoff(self) -> int:
@@ -170,13 +177,19 @@ class PartitionState:
 
     # -- persistence -----------------------------------------------------------------------
 
-    def take_pending(self, next_offset: int | None) -> dict[bytes, bytes]:
-        """The writes since the last checkpoint, plus the offset they bring the partition to."""
+    def take_pending(
+        self, next_offset: int | None, last_record: tuple[int, int, int] | None = None
+    ) -> dict[bytes, bytes]:
+        """The writes since the last checkpoint, plus the offset they bring the partition to and
+        the fingerprint of the last record consumed (see broker.records)."""
         writes = self.pending
         self.pending = {}
         if next_offset is not None:
             self.offset = next_offset
             writes[offset_key(self.partition)] = next_offset.to_bytes(8, "big")
+        if last_record is not None:
+            self.fingerprint = last_record
+            writes[fingerprint_key(self.partition)] = encode_fingerprint(last_record)
         return writes
 
     # -- moving the boundary ---------------------------------------------------------------

@@ -7,6 +7,7 @@ dropped with one range delete when the broker loses its history or the partition
     P|pp|T|pane(8)|topic\\0event_id -> time index for expiry; value = target id for deletes
     P|pp|D|topic\\0target_id        -> a delete that arrived before its target
     P|pp|O                          -> next Kafka offset to consume, written with the facts
+    P|pp|K                          -> fingerprint of the last record consumed (offset, timestamp, crc)
 """
 
 from __future__ import annotations
@@ -79,6 +80,22 @@ def split_identity_key(key: bytes) -> tuple[str, str]:
 
 def offset_key(partition: int) -> bytes:
     return partition_prefix(partition) + b"O"
+
+
+_FINGERPRINT = struct.Struct(">qqQ")
+
+
+def fingerprint_key(partition: int) -> bytes:
+    return partition_prefix(partition) + b"K"
+
+
+def encode_fingerprint(value: tuple[int, int, int]) -> bytes:
+    return _FINGERPRINT.pack(*value)
+
+
+def decode_fingerprint(raw: bytes) -> tuple[int, int, int]:
+    offset, timestamp, crc = _FINGERPRINT.unpack(raw)
+    return offset, timestamp, crc
 
 
 @dataclass(frozen=True, slots=True)

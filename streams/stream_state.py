@@ -67,11 +67,14 @@ class StreamState:
         """Stop tracking a partition in memory; its checkpointed facts stay on disk."""
         self.partitions.pop(partition, None)
 
-    def checkpoint(self, next_offsets: Mapping[int, int]) -> None:
-        """Write pending facts of every partition plus the given next offsets, atomically."""
+    def checkpoint(
+        self, next_offsets: Mapping[int, int], last_records: Mapping[int, tuple[int, int, int]] | None = None
+    ) -> None:
+        """Write pending facts of every partition plus the given next offsets (and fingerprints of
+        the records at them), atomically."""
         writes: dict[bytes, bytes] = {}
         for partition, state in self.partitions.items():
-            writes.update(state.take_pending(next_offsets.get(partition)))
+            writes.update(state.take_pending(next_offsets.get(partition), (last_records or {}).get(partition)))
         if writes:
             self.store.write(writes)
 

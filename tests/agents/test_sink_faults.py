@@ -211,3 +211,45 @@ async def send_barrier(env: TrendingEnv, boundary: int) -> None:
                                          headers=[(CONTROL_HEADER, MATERIALIZE)])
     finally:
         await producer.stop()
+
+
+def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: TrendingEnv, tmp_path: Path) -> None:
+    """The broker restarts empty while the worker is down and receives more records than the state
+    had consumed before the worker returns. Offsets alone look fine; the record fingerprint does
+    not match, so the worker rebuilds instead of skipping the new log's first records."""
+    broker = EmbeddedBroker(log_path=tmp_path / "refill-1.log")
+    broker.start_sync()
+    env = trending_env
+    env.broker = broker
+    env.write_config()
+    E = now_boundary()
+    rng = random.Random(12)
+    generator = TrafficGenerator(8, seed=12)
+    before = list(generator.actions(E - 20 * HOUR_MS, E - 3 * HOUR_MS, 200))
+    after = list(generator.actions(E - 3 * HOUR_MS, E, 700))
+    try:
+        asyncio.run(mirror_into_app_db(env.db, before))
+        worker = env.start_worker()
+        env.wait_for_workers()
+        produce_events(env, list(delivery(iter(before), rng)))
+        materialize(env, E)
+        assert env.stop_worker(worker) == 0
+
+        port = broker.port
+        broker.stop_sync()
+        broker = EmbeddedBroker(port=port, log_path=tmp_path / "refill-2.log")
+        broker.start_sync()
+        env.broker = broker
+        settings = env.settings
+        asyncio.run(ensure_topics(broker.bootstrap, {settings.kafka.events_topic: 4, settings.kafka.dlq_topic: 4}))
+        asyncio.run(mirror_into_app_db(env.db, after))
+        produce_events(env, list(delivery(iter(after), rng)))  # more records than before, per partition
+
+        env.start_worker()
+        env.wait_for_workers()
+        materialize(env, E)
+        assert "trending_stream.state_reset" in env.logs()
+        assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
+    finally:
+        env.close()
+        broker.stop_sync()
