@@ -16,8 +16,8 @@ CONTROL_HEADER: Final = "kukuri-control"
 MATERIALIZE: Final = b"materialize"
 
 
-# A barrier older than this is one being replayed (a new worker reading the partition from the
-# start), not a request someone is waiting for: it is ignored.
+# Without a deadline of its own, a barrier older than this is taken for one being replayed (a new
+# worker reading the partition from the start), not a request someone is waiting for.
 REQUEST_TTL_MS: Final = 10 * 60_000
 
 
@@ -26,12 +26,14 @@ class MaterializeRequest:
     request_id: str
     boundary: int
     sent_at: int
+    expires_at: int = 0  # when the requester stops waiting (0: sent_at + REQUEST_TTL_MS)
 
     def encode(self) -> bytes:
-        return json.dumps({"request_id": self.request_id, "at": self.boundary, "sent_at": self.sent_at}).encode()
+        return json.dumps({"request_id": self.request_id, "at": self.boundary, "sent_at": self.sent_at,
+                           "expires_at": self.expires_at}).encode()
 
     def expired(self, now_ms: int) -> bool:
-        return now_ms - self.sent_at > REQUEST_TTL_MS
+        return now_ms > (self.expires_at or self.sent_at + REQUEST_TTL_MS)
 
 
 def control_kind(headers: Sequence[tuple[str, bytes]] | None) -> bytes | None:
@@ -48,6 +50,7 @@ def decode_materialize(value: bytes | None) -> MaterializeRequest | None:
     """The request a barrier carries; None when it is unreadable (it is then ignored and logged)."""
     try:
         body = json.loads(value or b"")
-        return MaterializeRequest(str(body["request_id"]), int(body["at"]), int(body.get("sent_at", 0)))
+        return MaterializeRequest(str(body["request_id"]), int(body["at"]), int(body.get("sent_at", 0)),
+                                  int(body.get("expires_at", 0)))
     except (ValueError, KeyError, TypeError):
         return None

@@ -38,6 +38,7 @@ log = logging.getLogger("kukuri_trending.ingest")
 
 BATCH_RETRY_SECONDS = 1.0
 ASSIGN_ATTEMPTS = 3
+MAX_DLQ_VALUE_BYTES = 512 * 1024
 
 AppDbLoader = Callable[[PartitionState], Awaitable[int]]
 """Loads a partition's facts from the app database into the state; returns how many."""
@@ -83,6 +84,9 @@ class IngestService(mode.Service):
         self._last_commit = 0.0
         self._newest_event_time = 0
         self._lock = asyncio.Lock()
+        self._to_restore: set[int] = set()
+        self._lost: set[int] = set()
+        self._restore_failures = 0
 
     @property
     def assigned(self) -> list[int]:
@@ -119,6 +123,8 @@ class IngestService(mode.Service):
         assert self._consumer is not None
         limit = self.settings.stream.checkpoint_max_events
         while not self.should_stop:
+            if self._to_restore:
+                await self._restore_pending()
             batch = await self._consumer.getmany(timeout_ms=200, max_records=limit)
             if batch:
                 try:
@@ -176,22 +182,29 @@ class IngestService(mode.Service):
                     if record.key is not None and record.key != event.key():
                         raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
                     result = partition.apply(event)
-                except Exception as exc:
-                    # Whatever one record does, it must not stop the partition: anything that
-                    # is not a contract violation is dead-lettered as unprocessable, with why.
+                except (InvalidEvent, ValueError, TypeError, KeyError) as exc:
+                    # What one record carries must not stop the partition: anything that is not a
+                    # contract violation is dead-lettered as unprocessable, with why. (Store and
+                    # I/O errors are not caught here: they fail the batch, which is retried.)
                     if not isinstance(exc, InvalidEvent):
                         log_event(log, "trending_stream.unprocessable", level=logging.ERROR, error=repr(exc),
                                   source=f"{tp.topic}/{tp.partition}/{record.offset}")
                         exc = InvalidEvent("unprocessable", repr(exc))
                     dead[exc.reason] += 1
                     counts[("invalid", "dead_lettered")] += 1
+                    value = record.value or b""
+                    headers = [
+                        ("reason", exc.reason.encode()),
+                        ("detail", exc.detail.encode(errors="replace")[:512]),
+                        ("source", f"{tp.topic}/{tp.partition}/{record.offset}".encode()),
+                    ]
+                    if len(value) > MAX_DLQ_VALUE_BYTES:
+                        # Too big to forward whole: keep the head and say so (the source header
+                        # still points at the original in the events topic).
+                        headers.append(("truncated_from", str(len(value)).encode()))
+                        value = value[:MAX_DLQ_VALUE_BYTES]
                     pending_dlq.append(await self._producer.send(
-                        self.settings.kafka.dlq_topic, value=record.value, key=record.key,
-                        headers=[
-                            ("reason", exc.reason.encode()),
-                            ("detail", exc.detail.encode(errors="replace")[:512]),
-                            ("source", f"{tp.topic}/{tp.partition}/{record.offset}".encode()),
-                        ],
+                        self.settings.kafka.dlq_topic, value=value, key=record.key, headers=headers,
                     ))
                     continue
                 counts[(event.kind, result)] += 1
@@ -262,27 +275,43 @@ class IngestService(mode.Service):
             except Exception as exc:
                 log.debug("offset commit skipped: %r", exc)
 
-    async def assign(self, partitions: Iterable[int]) -> None:
-        """Restore each new partition and seek to where its state ends (called on rebalance).
+    def on_assigned(self, partitions: Iterable[int]) -> None:
+        """Rebalance callback: pause new partitions and restore them from the consume loop.
 
-        aiokafka only logs an exception raised here, which would leave a partition assigned but
-        never counted; so failures are retried, and a partition that cannot be restored stops the
-        worker (its partitions then go to another member).
+        Restoring can take a while (state, watermarks, the app database); inside the callback it
+        would hold up the group's heartbeats, so the callback only pauses and remembers.
         """
-        wanted = sorted(partitions)
-        for attempt in range(1, ASSIGN_ATTEMPTS + 1):
+        assert self._consumer is not None
+        new = sorted(p for p in partitions if p not in self.stream_state.partitions)
+        if new:
+            self._to_restore.update(new)
+            self.caught_up.clear()
+            self._consumer.pause(*(TopicPartition(self.topic, p) for p in new))
+
+    async def _restore_pending(self) -> None:
+        """Restore paused partitions, then resume them. Failures are retried; after
+        ASSIGN_ATTEMPTS in a row the worker stops, so the group hands the partitions to another."""
+        assert self._consumer is not None
+        async with self._lock:
+            owned = {tp.partition for tp in self._consumer.assignment()}
+            self._to_restore &= owned
             try:
-                watermarks = await high_watermarks(self.bootstrap, self.topic)
-                for p in wanted:
-                    if p not in self.stream_state.partitions:
-                        await self._restore(p, watermarks.get(p, 0), check_log=True)
+                if self._to_restore:
+                    watermarks = await high_watermarks(self.bootstrap, self.topic)
+                    for p in sorted(self._to_restore):
+                        if p not in self.stream_state.partitions:
+                            await self._restore(p, watermarks.get(p, 0), check_log=True)
+                        self._to_restore.discard(p)
+                        self._consumer.resume(TopicPartition(self.topic, p))
+                self._restore_failures = 0
                 return
             except Exception as exc:
+                self._restore_failures += 1
                 log_event(log, "trending_stream.assign_failed", level=logging.ERROR, error=repr(exc),
-                          attempt=attempt, partitions=wanted)
-                await asyncio.sleep(attempt)
-        if self.on_fatal is not None:
-            self.on_fatal(RuntimeError(f"could not restore partitions {wanted} after {ASSIGN_ATTEMPTS} attempts"))
+                          attempt=self._restore_failures, partitions=sorted(self._to_restore))
+        if self._restore_failures >= ASSIGN_ATTEMPTS and self.on_fatal is not None:
+            self.on_fatal(RuntimeError(f"could not restore partitions {sorted(self._to_restore)}"))
+        await self.sleep(self._restore_failures)
 
     async def _restore(self, p: int, high: int, *, history_lost: bool = False, check_log: bool = False) -> None:
         """Load a partition, then make it visible and seek it in one synchronous step.
@@ -294,12 +323,15 @@ class IngestService(mode.Service):
         tp = TopicPartition(self.topic, p)
         started = time.monotonic()
         state = await self.stream_state.load(p)
-        lost = history_lost or (state.offset is not None and state.offset > high)
+        # `_lost` remembers a reset across retries: once the disk state is cleared, nothing else
+        # would say that this partition must be rebuilt from the app database.
+        lost = history_lost or p in self._lost or (state.offset is not None and state.offset > high)
         if not lost and check_log and state.fingerprint is not None:
             # Same offsets, other log? (a memory-only broker that restarted and refilled)
             found = await fingerprints_at(self.bootstrap, self.topic, {p: state.fingerprint[0]})
             lost = found.get(p) != state.fingerprint
         if lost:
+            self._lost.add(p)
             log_event(log, "trending_stream.state_reset", level=logging.WARNING, partition=p,
                       stored_offset=state.offset, high_watermark=high,
                       reason="the broker holds fewer records than the state has consumed")
@@ -312,6 +344,7 @@ class IngestService(mode.Service):
         if state.offset is None:
             state.offset = (await self._consumer.beginning_offsets([tp])).get(tp, 0)
         self.stream_state.attach(state)
+        self._lost.discard(p)
         self._catch_up_targets[p] = high
         if state.offset < high:
             # Snapshots wait until this partition has replayed what the broker holds: a snapshot
@@ -324,15 +357,23 @@ class IngestService(mode.Service):
 
     async def _recover_lost_history(self) -> None:
         """A broker that restarted empty under a running worker: its fetches report a high watermark
-        below what the state has consumed. Rebuild those partitions (from the app database) instead
-        of waiting for offsets that will never come back."""
+        below what the state has consumed. Such partitions are reset and rebuilt (from the app
+        database) instead of waiting for offsets that will never come back."""
         assert self._consumer is not None
         for p, state in list(self.stream_state.partitions.items()):
-            high = self._consumer.highwater(TopicPartition(self.topic, p))
-            if high is not None and state.offset is not None and high < state.offset:
-                async with self._lock:
-                    self.stream_state.revoke(p)
-                    await self._restore(p, high, history_lost=True)
+            tp = TopicPartition(self.topic, p)
+            high = self._consumer.highwater(tp)
+            if high is None or state.offset is None or high >= state.offset:
+                continue
+            async with self._lock:
+                # Checked again under the lock: a rebalance may have moved the partition meanwhile.
+                high = self._consumer.highwater(tp)
+                if (self.stream_state.partitions.get(p) is not state or tp not in self._consumer.assignment()
+                        or high is None or state.offset is None or high >= state.offset):
+                    continue
+                self.stream_state.revoke(p)
+                self._lost.add(p)
+                self.on_assigned([p])
 
     async def _history_trimmed(self, tp: TopicPartition) -> bool:
         """True when retention already removed the start of the partition."""
@@ -342,6 +383,7 @@ class IngestService(mode.Service):
 
     def revoke(self, partitions: Iterable[int]) -> None:
         partitions = sorted(partitions)
+        self._to_restore.difference_update(partitions)
         self.stream_state.checkpoint({})
         self._barriers.clear()  # their partition sets no longer match; the requester will time out
         for p in partitions:
@@ -359,6 +401,5 @@ class _Rebalance(ConsumerRebalanceListener):
             self.service.revoke(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        async with self.service._lock:
-            await self.service.assign(tp.partition for tp in assigned)
+        self.service.on_assigned(tp.partition for tp in assigned)
 

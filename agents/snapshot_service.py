@@ -43,6 +43,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _NotCaughtUp(Exception):
+    """A scheduled run met a partition that is still replaying (a rebalance since it was due)."""
+
+
 class FatalSinkError(RuntimeError):
     """A snapshot failure that retrying cannot fix; the worker stops with a non-zero exit."""
 
@@ -147,7 +151,10 @@ class SnapshotService(mode.Service):
         while not self.should_stop:
             attempt += 1
             try:
-                record = await self.write(boundary, request_id)
+                record = await self.write(boundary, request_id, require_caught_up=scheduled)
+            except _NotCaughtUp:
+                await self.wait_for_stopped(self.caught_up.wait())
+                continue
             except BoundaryOutOfRange as exc:
                 # A request for a boundary the state no longer covers: nothing is broken.
                 log_event(log, "trending_metrics_job.rejected", level=logging.WARNING, window_end=boundary,
@@ -183,13 +190,18 @@ class SnapshotService(mode.Service):
         if self._alerts is not None:
             await self._alerts.run_failed(now_ms(), repr(exc))
 
-    async def write(self, boundary: int, request_id: str | None = None) -> RunRecord | None:
+    async def write(
+        self, boundary: int, request_id: str | None = None, *, require_caught_up: bool = False
+    ) -> RunRecord | None:
         """Write this worker's partitions for `boundary`; returns the run once the snapshot is complete.
 
         `request_id` names the `materialize` request this write answers (acknowledged with it).
+        With `require_caught_up`, refuses (before reading any state) while a partition is replaying.
         """
         assert self._conn is not None
         async with self._lock:
+            if require_caught_up and not self.caught_up.is_set():
+                raise _NotCaughtUp
             started = now_ms()
             self.stream_state.advance(boundary)
             partitions = sorted(self.stream_state.partitions)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
+from broker.embedded import BrokerError
+
 Fingerprint = tuple[int, int, int]
 """(offset, timestamp, crc32 of the value)."""
 
@@ -50,8 +52,11 @@ async def fingerprints_at(
                         high = consumer.highwater(tp)
                         if high is not None and high <= tps[tp]:
                             pending.discard(tp)  # the partition ends before that offset
-        except (TimeoutError, OffsetOutOfRangeError):
-            pass  # unanswered or trimmed partitions report None: treated as "not the same log"
+        except OffsetOutOfRangeError:
+            pass  # retention removed the record: the state is older than the log, "not the same"
+        except TimeoutError:
+            # No answer is not an answer: the caller retries rather than dropping a good state.
+            raise BrokerError(f"no fetch response within {timeout:g}s for {topic!r}") from None
     finally:
         await consumer.stop()
     return found

@@ -52,11 +52,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(f"{exc}")
     if not workers:
         return _fail("no running worker (start `kukuri-trending run` or `kukuri-trending worker`)")
-    request = MaterializeRequest(uuid.uuid4().hex, boundary, started)
+    request = MaterializeRequest(uuid.uuid4().hex, boundary, started, started + int(args.timeout * 1000))
     producer = new_producer(bootstrap)
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(settings.kafka.events_topic))
+        if len(partitions) != settings.kafka.partitions:
+            return _fail(
+                f"{settings.kafka.events_topic} has {len(partitions)} partitions but kafka.partitions is "
+                f"{settings.kafka.partitions}; fix the configuration"
+            )
         await asyncio.gather(*[
             await producer.send(settings.kafka.events_topic, value=request.encode(), partition=p,
                                 headers=[(CONTROL_HEADER, MATERIALIZE)])
@@ -94,15 +99,19 @@ async def _live_workers(settings: Settings) -> int:
 async def _wait_for_run(
     settings: Settings, request_id: str, boundary: int, timeout: float
 ) -> tuple[int, int, int, int] | None:
-    """The run that includes every partition's answer to this request (not just any run of E)."""
+    """The run that includes every partition's answer to this request (not just any run of E).
+
+    The transaction that writes the last acknowledgement also promotes and records the snapshot,
+    so a complete set of acknowledgements means the run is there: no clock is compared.
+    """
     deadline = time.monotonic() + timeout
     conn = await connect_reader(settings.database.path)
     try:
         while time.monotonic() < deadline:
             async with conn.execute(
                 "SELECT r.window_end, r.topics_upserted, r.finished_at, r.duration_ms FROM trending_runs r"
-                " JOIN (SELECT COUNT(*) AS parts, MAX(acked_at) AS last FROM materialize_acks WHERE request_id = ?) a"
-                " WHERE r.window_end = ? AND a.parts = ? AND r.finished_at >= a.last",
+                " JOIN (SELECT COUNT(*) AS parts FROM materialize_acks WHERE request_id = ?) a"
+                " WHERE r.window_end = ? AND a.parts = ?",
                 (request_id, boundary, settings.kafka.partitions),
             ) as cursor:
                 row = await cursor.fetchone()

@@ -42,9 +42,13 @@ async def apply_migrations(conn: aiosqlite.Connection) -> list[Migration]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
     )
+    async with conn.execute("SELECT version FROM schema_migrations") as cursor:
+        already = {row[0] for row in await cursor.fetchall()}
     applied = []
     for migration in available_migrations():
-        # Checked inside the write transaction: several workers may start (and migrate) at once.
+        if migration.version in already:
+            continue  # no write lock on kukuri's database when there is nothing to do
+        # Checked again inside the write transaction: several workers may start (and migrate) at once.
         await conn.execute("BEGIN IMMEDIATE")
         try:
             async with conn.execute(

@@ -69,7 +69,9 @@ async def sink_with_state(tmp_path: Path, webhook: str) -> tuple[SnapshotService
         state.partitions[i % settings.kafka.partitions].apply(replace(event, topic_id=f"{event.topic_id}-{i % 4}"))
     registry = CollectorRegistry()
     fatal: list[BaseException] = []
-    service = SnapshotService(settings, state, asyncio.Event(), job_metrics(registry=registry),
+    caught_up = asyncio.Event()
+    caught_up.set()  # every partition is current: scheduled runs may write
+    service = SnapshotService(settings, state, caught_up, job_metrics(registry=registry),
                               stream_metrics(registry), "worker-under-test", on_fatal=fatal.append)
     await service.on_start()
     return service, registry, events, boundary
