@@ -128,14 +128,41 @@ def test_schema_mismatch_stops_the_worker_with_a_non_zero_exit(trending_env: Tre
     assert fatal and fatal[-1]["error_class"] == "fatal" and "no such table" in fatal[-1]["error"]
 
 
+class OwnBroker:
+    """A broker of the test's own, for tests that restart it (the session's broker must not be).
+
+    Tansu is memory-only: `restart_empty` brings it back on the same port with nothing in it, as a
+    production broker would look after losing its disks, and creates the topics again.
+    """
+
+    def __init__(self, env: TrendingEnv, tmp_path: Path) -> None:
+        self.env = env
+        self.logs = tmp_path
+        self.broker = self._start(EmbeddedBroker(log_path=tmp_path / "own-tansu-0.log"))
+        env.write_config()
+
+    def _start(self, broker: EmbeddedBroker) -> EmbeddedBroker:
+        broker.start_sync()
+        self.env.broker = broker
+        return broker
+
+    def restart_empty(self) -> None:
+        port = self.broker.port
+        self.broker.stop_sync()
+        self.broker = self._start(EmbeddedBroker(port=port, log_path=self.logs / f"own-tansu-{port}.log"))
+        kafka = self.env.settings.kafka
+        asyncio.run(ensure_topics(self.broker.bootstrap, {kafka.events_topic: 4, kafka.dlq_topic: 4}))
+
+    def stop(self) -> None:
+        self.env.close()
+        self.broker.stop_sync()
+
+
 def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv, tmp_path: Path) -> None:
     """Tansu is memory-only: after a restart the topic is empty. The worker must notice, rebuild the
     lost history from the app database, and go on counting new events exactly once."""
-    broker = EmbeddedBroker(log_path=tmp_path / "own-tansu.log")
-    broker.start_sync()
     env = trending_env
-    env.broker = broker
-    env.write_config()
+    broker = OwnBroker(env, tmp_path)
     E = now_boundary()
     rng = random.Random(11)
     generator = TrafficGenerator(10, seed=11)
@@ -149,22 +176,14 @@ def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv
         materialize(env, E)
         assert env.snapshot(E) == expected_rows([e for a in before for e in a.events], E)
 
-        port = broker.port
-        broker.stop_sync()
-        time.sleep(1)
-        broker = EmbeddedBroker(port=port, log_path=tmp_path / "own-tansu-2.log")
-        broker.start_sync()
-        env.broker = broker
-        settings = env.settings
-        asyncio.run(ensure_topics(broker.bootstrap, {settings.kafka.events_topic: 4, settings.kafka.dlq_topic: 4}))
+        broker.restart_empty()
         asyncio.run(mirror_into_app_db(env.db, after))
         produce_events(env, list(delivery(iter(after), rng)))
         env.wait_until(lambda: "trending_stream.state_reset" in env.logs(), 60, "the worker to notice the empty broker")
         materialize(env, E)
         assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
     finally:
-        env.close()
-        broker.stop_sync()
+        broker.stop()
 
 
 async def mirror_into_app_db(db: Path, actions: list) -> None:
@@ -219,11 +238,8 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
     """The broker restarts empty while the worker is down and receives more records than the state
     had consumed before the worker returns. Offsets alone look fine; the record fingerprint does
     not match, so the worker rebuilds instead of skipping the new log's first records."""
-    broker = EmbeddedBroker(log_path=tmp_path / "refill-1.log")
-    broker.start_sync()
     env = trending_env
-    env.broker = broker
-    env.write_config()
+    broker = OwnBroker(env, tmp_path)
     E = now_boundary()
     rng = random.Random(12)
     generator = TrafficGenerator(8, seed=12)
@@ -237,13 +253,7 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
         materialize(env, E)
         assert env.stop_worker(worker) == 0
 
-        port = broker.port
-        broker.stop_sync()
-        broker = EmbeddedBroker(port=port, log_path=tmp_path / "refill-2.log")
-        broker.start_sync()
-        env.broker = broker
-        settings = env.settings
-        asyncio.run(ensure_topics(broker.bootstrap, {settings.kafka.events_topic: 4, settings.kafka.dlq_topic: 4}))
+        broker.restart_empty()
         asyncio.run(mirror_into_app_db(env.db, after))
         produce_events(env, list(delivery(iter(after), rng)))  # more records than before, per partition
 
@@ -253,5 +263,4 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
         assert "trending_stream.state_reset" in env.logs()
         assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
     finally:
-        env.close()
-        broker.stop_sync()
+        broker.stop()
