@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -35,35 +36,28 @@ class TopicInfo:
     post_count: int
 
 
-def _no_table(exc: sqlite3.OperationalError) -> bool:
-    """kukuri's database before kukuri-trending migrated it: no snapshot yet, not an error."""
-    return str(exc).startswith("no such table")
+async def _first_row(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...] = ()) -> Any:
+    """The first row, or None; also None on kukuri's database before kukuri-trending migrated it
+    (no snapshot yet is not an error: the API falls back to live numbers)."""
+    try:
+        async with conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+    except sqlite3.OperationalError as exc:
+        if str(exc).startswith("no such table"):
+            return None
+        raise
 
 
 async def newest_run(conn: aiosqlite.Connection) -> Run | None:
-    try:
-        async with conn.execute(
-            "SELECT window_end, finished_at, source FROM trending_runs ORDER BY window_end DESC LIMIT 1"
-        ) as cursor:
-            row = await cursor.fetchone()
-    except sqlite3.OperationalError as exc:
-        if _no_table(exc):
-            return None
-        raise
+    row = await _first_row(conn, "SELECT window_end, finished_at, source FROM trending_runs ORDER BY window_end DESC LIMIT 1")
     return None if row is None else Run(*row)
 
 
 async def previous_window_end(conn: aiosqlite.Connection, before: int) -> int | None:
     """The boundary of the newest committed snapshot before `before` (for `score_change`)."""
-    try:
-        async with conn.execute(
-            "SELECT window_end FROM trending_runs WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,)
-        ) as cursor:
-            row = await cursor.fetchone()
-    except sqlite3.OperationalError as exc:
-        if _no_table(exc):
-            return None
-        raise
+    row = await _first_row(
+        conn, "SELECT window_end FROM trending_runs WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,)
+    )
     return None if row is None else int(row[0])
 
 
