@@ -26,8 +26,6 @@ from observability.logs import FIELDS_ATTR
 from observability.metrics import job_metrics, stream_metrics
 from producer.sender import new_producer
 from producer.synthetic import TrafficGenerator, delivery
-from sinks.database import connect_writer
-from sinks.kukuri_app import ensure_kukuri_tables, write_facts
 from sinks.migrate import migrate
 from streams.aggregation import boundary_for
 from streams.events import Event
@@ -35,6 +33,7 @@ from streams.state_store import MemoryStore
 from streams.stream_state import StreamState
 from streams.windows import HOUR_MS, retention_ms, window_set
 from tests.agents.test_worker_integration import materialize, now_boundary, produce_events
+from tests.fixtures.app_db import build_app_db
 from tests.fixtures.trending_env import TrendingEnv
 from tests.fixtures.webhook import Receiver
 from tests.oracle import expected_rows
@@ -169,7 +168,7 @@ def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv
     before = list(generator.actions(E - 20 * HOUR_MS, E - 2 * HOUR_MS, 600))
     after = list(generator.actions(E - 2 * HOUR_MS, E, 300))
     try:
-        asyncio.run(mirror_into_app_db(env.db, before))
+        asyncio.run(build_app_db(env.db, [e for a in before for e in a.events]))
         env.start_worker()
         env.wait_for_workers()
         produce_events(env, list(delivery(iter(before), rng)))
@@ -177,23 +176,13 @@ def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv
         assert env.snapshot(E) == expected_rows([e for a in before for e in a.events], E)
 
         broker.restart_empty()
-        asyncio.run(mirror_into_app_db(env.db, after))
+        asyncio.run(build_app_db(env.db, [e for a in after for e in a.events]))
         produce_events(env, list(delivery(iter(after), rng)))
         env.wait_until(lambda: "trending_stream.state_reset" in env.logs(), 60, "the worker to notice the empty broker")
         materialize(env, E)
         assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
     finally:
         broker.stop()
-
-
-async def mirror_into_app_db(db: Path, actions: list) -> None:
-    """What the kukuri app writes for the same facts (the source of truth the worker rebuilds from)."""
-    conn = await connect_writer(db)
-    try:
-        await ensure_kukuri_tables(conn)
-        await write_facts(conn, [e for a in actions for e in a.events])
-    finally:
-        await conn.close()
 
 
 def test_a_long_lock_and_an_out_of_range_request_do_not_stop_the_worker(trending_env: TrendingEnv) -> None:
@@ -246,7 +235,7 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
     before = list(generator.actions(E - 20 * HOUR_MS, E - 3 * HOUR_MS, 200))
     after = list(generator.actions(E - 3 * HOUR_MS, E, 700))
     try:
-        asyncio.run(mirror_into_app_db(env.db, before))
+        asyncio.run(build_app_db(env.db, [e for a in before for e in a.events]))
         worker = env.start_worker()
         env.wait_for_workers()
         produce_events(env, list(delivery(iter(before), rng)))
@@ -254,7 +243,7 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
         assert env.stop_worker(worker) == 0
 
         broker.restart_empty()
-        asyncio.run(mirror_into_app_db(env.db, after))
+        asyncio.run(build_app_db(env.db, [e for a in after for e in a.events]))
         produce_events(env, list(delivery(iter(after), rng)))  # more records than before, per partition
 
         env.start_worker()

@@ -21,8 +21,8 @@ from streams.events import Event
 from streams.state_store import MemoryStore
 from streams.stream_state import StreamState
 from streams.windows import HOUR_MS, retention_ms, window_set
-from tests.agents.test_sink_faults import mirror_into_app_db
 from tests.agents.test_worker_integration import materialize, now_boundary, produce_events
+from tests.fixtures.app_db import build_app_db
 from tests.fixtures.trending_env import TrendingEnv
 from tests.oracle import expected_rows
 
@@ -43,7 +43,7 @@ def test_reconcile_repairs_what_the_stream_missed(trending_env: TrendingEnv) -> 
     E = now_boundary()
     actions, sent, lost = split_traffic(21, E)
     assert lost
-    asyncio.run(mirror_into_app_db(env.db, actions))
+    asyncio.run(build_app_db(env.db, [e for a in actions for e in a.events]))
     env.start_worker()
     env.wait_for_workers()
     produce_events(env, sent)
@@ -69,7 +69,7 @@ async def test_scheduled_reconcile_also_repairs_the_stream_state(tmp_path: Path)
     actions, sent, _ = split_traffic(22, E)
     settings = replace(Settings(), database=replace(Settings().database, path=tmp_path / "kukuri.db"))
     await migrate(settings.database.path)
-    await mirror_into_app_db(settings.database.path, actions)
+    await build_app_db(settings.database.path, [e for a in actions for e in a.events])
     windows = window_set()
     state = StreamState(MemoryStore(), windows, retention_ms(windows, 10 * 60_000), E)
     for p in range(4):
