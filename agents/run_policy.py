@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from config.settings import BackoffSettings
+from observability.error_reports import describe_error
 from sinks.failures import classify
 
 FAILED_EVENT: Final = "trending_metrics_job.failed"
-_MAX_ERROR_CHARS: Final = 500
 # 2**62 times any sane initial delay is far past max_retry_seconds; capping the exponent keeps the
 # arithmetic in floats' range for any attempt number.
 _MAX_EXPONENT: Final = 62
@@ -86,17 +86,8 @@ class RunPolicy:
         return max(start - now, 0.0)
 
 
-def describe_error(exc: BaseException) -> str:
-    """`module.Type: message`, one line, bounded: what the failure log's `error` field holds."""
-    kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-    text = " ".join(str(exc).split())
-    line = f"{name}: {text}" if text else name
-    return line if len(line) <= _MAX_ERROR_CHARS else line[: _MAX_ERROR_CHARS - 1] + "…"
-
-
 def failure_fields(exc: BaseException, retry_in_seconds: float | None, **extra: Any) -> dict[str, Any]:
-    """Fields of the failure log line (CONTRACT section 6), e.g. for
+    """Fields of the failure log line kukuri's operators grep for, e.g. for
     `log_event(log, level=logging.ERROR, **failure_fields(exc, 900.0, window_end=E))`:
     `{"event": "trending_metrics_job.failed", "error": "...", "retry_in_seconds": 900.0, ...}`.
 

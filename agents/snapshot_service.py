@@ -25,12 +25,14 @@ import mode
 
 from agents.run_policy import RunPolicy, failure_fields
 from config.settings import Settings
-from observability.alerts import AlertNotifier, check_table_size
+from observability.alerts import AlertNotifier, check_table_size, row_limit
 from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer
 from sinks.failures import classify
+from sinks.job_failures import JobFailures
 from sinks.snapshot_writer import RunRecord, write_snapshot_part
+from sinks.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
 from streams.stream_state import StreamState
 
@@ -81,13 +83,17 @@ class SnapshotService(mode.Service):
         self._conn = await connect_writer(self.settings.database.path,
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
+        self.job_metrics.set_enabled(self.settings.metrics.enabled)
         async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
             (last,) = await cursor.fetchone()  # type: ignore[misc]
         if last is not None:
             self._last_success = int(last)
             self.job_metrics.restore_last_success(self._last_success)
+        ledger = await JobFailures.open(self.settings.database.path,
+                                        busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self._alerts = AlertNotifier.from_settings(self.settings.alerts, now_ms=now_ms(),
-                                                   last_success_ms=self._last_success)
+                                                   last_success_ms=self._last_success, ledger=ledger,
+                                                   worker_id=self.worker_id, job_enabled=self.settings.metrics.enabled)
 
     async def on_shutdown(self) -> None:
         """After the service's tasks have stopped, so none of them uses what is closed here."""
@@ -164,7 +170,7 @@ class SnapshotService(mode.Service):
                 if classify(exc) == "fatal":
                     self.job_metrics.record_failure(now_ms())
                     log_event(log, level=logging.CRITICAL, **failure_fields(exc, None, window_end=boundary))
-                    await self._report_failure(exc)
+                    await self._report_failure(exc, boundary, fatal=True)
                     self.on_fatal(FatalSinkError(f"snapshot for {boundary} failed and cannot be retried: {exc!r}"))
                     return None
                 delay = self.policy.next_retry_delay(attempt, time.time(), deadline)
@@ -179,16 +185,16 @@ class SnapshotService(mode.Service):
                 retry_in = self.policy.seconds_until_next_attempt(time.time(), deadline)
                 log_event(log, level=logging.ERROR,
                           **failure_fields(exc, retry_in, window_end=boundary, attempt=attempt))
-                await self._report_failure(exc)
+                await self._report_failure(exc, boundary)
                 return None
             if scheduled:
                 self.policy.on_run_succeeded()
             return record
         return None
 
-    async def _report_failure(self, exc: BaseException) -> None:
+    async def _report_failure(self, exc: BaseException, boundary: int, *, fatal: bool = False) -> None:
         if self._alerts is not None:
-            await self._alerts.run_failed(now_ms(), repr(exc))
+            await self._alerts.run_failed(now_ms(), exc, boundary=boundary, fatal=fatal)
 
     async def write(
         self, boundary: int, request_id: str | None = None, *, require_caught_up: bool = False
@@ -235,9 +241,9 @@ class SnapshotService(mode.Service):
         log_event(log, "trending_metrics_job.completed", window="24h", window_end=record.window_end,
                   topics=record.topics_upserted, duration_ms=record.duration_ms,
                   expired_records=record.expired_records)
-        async with self._conn.execute("SELECT COUNT(*) FROM topic_metrics") as cursor:
-            (rows,) = await cursor.fetchone()  # type: ignore[misc]
-        self.job_metrics.record_table_rows(rows)
-        check_table_size(rows, self.settings.metrics.row_count_warning, ttl_hours=self.settings.metrics.ttl_hours)
+        metrics = self.settings.metrics
+        health = await topic_metrics_health(self._conn, boundary=record.window_end, ttl_hours=metrics.ttl_hours)
+        self.job_metrics.record_table_health(health, row_limit(health, metrics.row_count_margin))
+        check_table_size(health, margin=metrics.row_count_margin, ttl_hours=metrics.ttl_hours)
         if self._alerts is not None:
             await self._alerts.run_succeeded(now_ms())

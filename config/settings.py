@@ -48,7 +48,7 @@ class MetricsSettings:
     extra_windows: Mapping[str, int] = field(default_factory=dict)
     reconcile_interval_minutes: int = 60
     stale_after_minutes: int = 15
-    row_count_warning: int = 100_000
+    row_count_margin: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,8 @@ class AlertSettings:
     webhook_url: str = ""
     consecutive_failures: int = 2
     stale_after_minutes: int = 10
+    slack_channel: str = "#alerts-trending"
+    sentry_dsn: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
     ("KUKURI_KAFKA_BROKER", "kafka.broker"),
     ("KUKURI_KAFKA_PARTITIONS", "kafka.partitions"),
     ("KUKURI_ALERTS_WEBHOOK_URL", "alerts.webhook_url"),
+    ("KUKURI_SENTRY_DSN", "alerts.sentry_dsn"),
     ("KUKURI_DATABASE_PATH", "database.path"),
     ("KUKURI_API_HOST", "api.host"),
     ("KUKURI_API_PORT", "api.port"),
@@ -347,7 +350,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         reconcile_interval_minutes=m.integer("reconcile_interval_minutes", 60, low=0),
         # CONTRACT 7: stale after 3 intervals (15 minutes at the default 5).
         stale_after_minutes=m.integer("stale_after_minutes", 3 * interval, low=1),
-        row_count_warning=m.integer("row_count_warning", 100_000, low=1),
+        row_count_margin=m.number("row_count_margin", 0.25, low=0.0),
     )
     m.reject_unknown()
 
@@ -402,7 +405,13 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         webhook_url=webhook,
         consecutive_failures=al.integer("consecutive_failures", 2, low=1),
         stale_after_minutes=al.integer("stale_after_minutes", 10, low=1),
+        slack_channel=al.string("slack_channel", "#alerts-trending"),
+        sentry_dsn=al.string("sentry_dsn", ""),
     )
+    if any(c.isspace() for c in alerts.slack_channel):
+        raise ConfigError(f"alerts.slack_channel: a channel name has no spaces, got {alerts.slack_channel!r}")
+    if alerts.sentry_dsn and not alerts.sentry_dsn.startswith(("http://", "https://")):
+        raise ConfigError("alerts.sentry_dsn (KUKURI_SENTRY_DSN): expected an http(s) DSN from the Sentry project settings")
     al.reject_unknown()
 
     b = _section(raw, "backoff")

@@ -1,4 +1,4 @@
-"""Every Prometheus metric kukuri-trending exports (CONTRACT section 6), defined once.
+"""Every Prometheus metric kukuri-trending exports, defined once.
 
 Job metrics keep the names, units and HELP texts of kukuri's own exporter so its dashboards and
 alerts keep working; stream metrics use the `kukuri_trending_` prefix. The worker only talks to the
@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from config.settings import ScoreWeights
 from sinks.snapshot_writer import RunRecord
+from sinks.table_health import TopicMetricsHealth
 from streams.events import KINDS, DeadLetterReason
 from streams.windows import W24
 
@@ -96,9 +97,34 @@ class JobMetrics:
             )
             for name in ("posts", "unique_authors", "boosts")
         }
+        self._enabled = Gauge(
+            f"{JOB}_enabled",
+            "1 when this worker runs the trending metrics job (metrics.enabled), 0 when it is switched off",
+            registry=registry,
+        )
+        self._last_duration = Gauge(
+            f"{JOB}_last_duration_seconds",
+            "Duration of the last successful trending metrics job execution in seconds",
+            registry=registry,
+        )
         self._table_rows = Gauge(
             "kukuri_trending_topic_metrics_rows",
             "Rows in the topic_metrics table after the last snapshot",
+            registry=registry,
+        )
+        self._table_expected_rows = Gauge(
+            "kukuri_trending_topic_metrics_expected_rows",
+            "Rows the snapshots inside the TTL explain: their count times the most topics one of them wrote",
+            registry=registry,
+        )
+        self._table_row_limit = Gauge(
+            "kukuri_trending_topic_metrics_row_limit",
+            "Expected rows plus metrics.row_count_margin: more rows than this in topic_metrics means expiry is failing",
+            registry=registry,
+        )
+        self._table_expired_rows = Gauge(
+            "kukuri_trending_topic_metrics_expired_rows",
+            "Rows older than the TTL still in topic_metrics after the last snapshot's expiry; anything but 0 is a fault",
             registry=registry,
         )
         self._duration = Histogram(
@@ -109,7 +135,8 @@ class JobMetrics:
         self.use_histogram(emit_histogram)
 
     def use_histogram(self, enabled: bool) -> None:
-        """Expose the duration histogram or not (`metrics.emit_histogram`); it records only while exposed."""
+        """Expose the duration histogram or not (`metrics.emit_histogram`); it records only while exposed.
+        `_last_duration_seconds` is exported either way, so a run's duration is always visible."""
         if enabled and not self._histogram_registered:
             self._registry.register(self._duration)
         elif not enabled and self._histogram_registered:
@@ -129,6 +156,7 @@ class JobMetrics:
         self._window_start.set(run.window_end - W24.length_ms)
         self._window_end.set(run.window_end)
         self._lag.set(run.finished_at - run.window_end if lag_ms is None else lag_ms)
+        self._last_duration.set(run.duration_ms / 1000)
         if self._histogram_registered:
             self._duration.observe(run.duration_ms / 1000)
 
@@ -147,9 +175,16 @@ class JobMetrics:
         self._weights["unique_authors"].set(weights.unique_authors)
         self._weights["boosts"].set(weights.boosts)
 
-    def record_table_rows(self, rows: int) -> None:
-        """Rows in `topic_metrics`; compare with `metrics.row_count_warning` (see alerts)."""
-        self._table_rows.set(rows)
+    def set_enabled(self, enabled: bool) -> None:
+        """Whether the job runs here: the staleness alert ignores workers that do not run it."""
+        self._enabled.set(1 if enabled else 0)
+
+    def record_table_health(self, health: TopicMetricsHealth, row_limit: int) -> None:
+        """What the table check after a snapshot saw (see `observability.alerts.check_table_size`)."""
+        self._table_rows.set(health.rows)
+        self._table_expected_rows.set(health.expected_rows)
+        self._table_row_limit.set(row_limit)
+        self._table_expired_rows.set(health.expired_rows)
 
 
 class StreamMetrics:

@@ -1,7 +1,7 @@
 """Serve a Prometheus registry at `http://<host>:<port>/metrics` and nothing else.
 
-kukuri binds its exporter to 127.0.0.1 so the numbers are never published by accident (CONTRACT
-section 6); that is the default here too. Only a deployment that puts the worker in its own network
+kukuri binds its exporter to 127.0.0.1 so the numbers are never published by accident; that
+is the default here too. Only a deployment that puts the worker in its own network
 namespace (a container scraped by Prometheus over the compose network) passes another host.
 """
 

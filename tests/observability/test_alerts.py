@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.settings import AlertSettings
 from observability.alerts import (
@@ -14,13 +17,16 @@ from observability.alerts import (
     IncidentTracker,
     WebhookSender,
     check_table_size,
+    row_limit,
     slack_payload,
 )
 from observability.logs import FIELDS_ATTR
+from sinks.table_health import TopicMetricsHealth
 from tests.fixtures.webhook import Receiver
 
 MIN = 60_000
 T0 = 1_731_229_200_000
+LOCKED = sqlite3.OperationalError("database is locked")
 
 
 def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[tuple[logging.LogRecord, dict[str, Any]]]:
@@ -109,6 +115,23 @@ def test_threshold_of_one_alerts_on_the_first_failure() -> None:
     assert tracker(consecutive_failures=1).on_failure(T0, "x") is not None
 
 
+def test_a_fatal_error_alerts_at_once_whatever_the_threshold() -> None:
+    t = tracker(consecutive_failures=5)
+    alert = t.on_failure(T0, "sqlite3.OperationalError: no such table: trending_runs", fatal=True)
+    assert alert is not None and alert.kind == "fatal" and alert.consecutive_failures == 1
+    assert "the worker is stopping" in alert.text("w") and "no such table" in alert.text("w")
+    # A restarted worker failing the same way (state carried over) stays quiet: same incident.
+    assert t.on_failure(T0 + 1, "again", fatal=True) is None
+    recovered = t.on_success(T0 + 5 * MIN)
+    assert recovered is not None and recovered.kind == "recovered"
+
+
+def test_a_fatal_error_inside_an_open_incident_adds_no_message() -> None:
+    t = tracker(last_success_ms=T0)
+    assert t.check_stale(T0 + 11 * MIN) is not None
+    assert t.on_failure(T0 + 12 * MIN, "x", fatal=True) is None
+
+
 def test_slack_payload_has_text_and_blocks() -> None:
     alert = tracker().check_stale(T0 + 11 * MIN)
     assert alert is not None
@@ -116,6 +139,22 @@ def test_slack_payload_has_text_and_blocks() -> None:
     assert payload["text"].startswith(":warning: kukuri-trending on worker-1")
     assert "docs/runbook.md#kukuritrendingsnapshotstale" in payload["text"]
     assert payload["blocks"][0]["text"]["text"] == payload["text"]
+    assert "channel" not in payload  # the webhook's own channel
+
+
+def test_slack_payload_carries_the_configured_channel() -> None:
+    alert = tracker().check_stale(T0 + 11 * MIN)
+    assert alert is not None
+    assert slack_payload(alert, "w", "#alerts-trending")["channel"] == "#alerts-trending"
+    assert AlertSettings().slack_channel == "#alerts-trending"
+
+
+async def test_a_disabled_job_never_goes_stale(caplog: pytest.LogCaptureFixture) -> None:
+    notifier = AlertNotifier.from_settings(AlertSettings(), now_ms=T0, instance="w", job_enabled=False)
+    assert await notifier.tick(T0 + 24 * 60 * MIN) is None
+    assert await notifier.tick(T0 + 24 * 60 * MIN, last_success_ms=T0) is None
+    await notifier.close()
+    assert not logged(caplog, "trending_metrics_job.alert")
 
 
 # --- delivery ---------------------------------------------------------------------------------
@@ -129,10 +168,10 @@ async def test_notifier_sends_one_alert_per_incident_and_a_recovery(receiver: Re
     settings = AlertSettings(webhook_url=receiver.url, consecutive_failures=2, stale_after_minutes=10)
     notifier = AlertNotifier.from_settings(settings, now_ms=T0, instance="worker-1", last_success_ms=T0)
     try:
-        assert await notifier.run_failed(T0 + 5 * MIN, "sqlite3.OperationalError: database is locked") is None
-        assert await notifier.run_failed(T0 + 10 * MIN, "sqlite3.OperationalError: database is locked")
+        assert await notifier.run_failed(T0 + 5 * MIN, LOCKED) is None
+        assert await notifier.run_failed(T0 + 10 * MIN, LOCKED)
         assert await notifier.tick(T0 + 12 * MIN) is None
-        assert await notifier.run_failed(T0 + 15 * MIN, "sqlite3.OperationalError: database is locked") is None
+        assert await notifier.run_failed(T0 + 15 * MIN, LOCKED) is None
         assert await notifier.run_succeeded(T0 + 20 * MIN)
     finally:
         await notifier.close()
@@ -140,6 +179,7 @@ async def test_notifier_sends_one_alert_per_incident_and_a_recovery(receiver: Re
     assert "failed 2 times in a row" in receiver.payloads[0]["text"]
     assert "database is locked" in receiver.payloads[0]["text"]
     assert "worker-1" in receiver.payloads[1]["text"]
+    assert {p["channel"] for p in receiver.payloads} == {"#alerts-trending"}
 
 
 @integration
@@ -195,8 +235,8 @@ async def test_unreachable_receiver_is_logged(caplog: pytest.LogCaptureFixture) 
 async def test_without_a_webhook_alerts_are_still_logged(caplog: pytest.LogCaptureFixture) -> None:
     notifier = AlertNotifier.from_settings(AlertSettings(webhook_url=""), now_ms=T0, instance="w")
     caplog.set_level(logging.INFO)
-    await notifier.run_failed(T0 + 1, "boom")
-    alert = await notifier.run_failed(T0 + 2, "boom")
+    await notifier.run_failed(T0 + 1, RuntimeError("boom"))
+    alert = await notifier.run_failed(T0 + 2, RuntimeError("boom"))
     await notifier.close()
     assert alert is not None
     [(record, fields)] = logged(caplog, "trending_metrics_job.alert")
@@ -207,10 +247,44 @@ async def test_without_a_webhook_alerts_are_still_logged(caplog: pytest.LogCaptu
 
 # --- table size -------------------------------------------------------------------------------
 
+# kukuri's scale: 5,000 active topics, a snapshot every 5 minutes, 48 h TTL.
+TOPICS = 5_000
+SNAPSHOTS_IN_TTL = 48 * 12 + 1  # both ends of the TTL are snapshot boundaries: 577
 
-def test_table_size_warning_above_the_threshold_only(caplog: pytest.LogCaptureFixture) -> None:
-    assert check_table_size(100_000, 100_000, ttl_hours=48) is False
-    assert check_table_size(100_001, 100_000, ttl_hours=48) is True
+
+def health(rows: int, *, expired: int = 0, snapshots: int = SNAPSHOTS_IN_TTL, peak: int = TOPICS) -> TopicMetricsHealth:
+    return TopicMetricsHealth(rows=rows, expired_rows=expired, snapshots=snapshots, peak_topics=peak)
+
+
+def test_a_steady_state_at_kukuris_scale_raises_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    steady = health(TOPICS * SNAPSHOTS_IN_TTL)
+    assert steady.rows == 2_885_000  # the old fixed 100,000-row threshold warned at 175 topics
+    assert check_table_size(steady, margin=0.25, ttl_hours=48) is False
+    assert not logged(caplog, "trending_metrics_job.table_size_warning")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=TOPICS), min_size=1, max_size=SNAPSHOTS_IN_TTL))
+def test_working_expiry_never_warns_however_traffic_varies(topics_per_snapshot: list[int]) -> None:
+    # With expiry working, the table holds exactly the snapshots inside the TTL.
+    state = health(sum(topics_per_snapshot), snapshots=len(topics_per_snapshot), peak=max(topics_per_snapshot))
+    assert check_table_size(state, margin=0.0, ttl_hours=48) is False
+
+
+def test_rows_older_than_the_ttl_warn_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    # Expiry broken for one run: the table is still small, but a snapshot past the TTL survived.
+    assert check_table_size(health(TOPICS * (SNAPSHOTS_IN_TTL + 1), expired=TOPICS), margin=0.25, ttl_hours=48)
     [(record, fields)] = logged(caplog, "trending_metrics_job.table_size_warning")
     assert record.levelno == logging.WARNING
-    assert (fields["rows"], fields["threshold"]) == (100_001, 100_000)
+    assert fields["reason"] == "rows older than the TTL survived expiry"
+    assert fields["expired_rows"] == TOPICS and fields["expected_rows"] == TOPICS * SNAPSHOTS_IN_TTL
+
+
+def test_more_rows_than_the_ttl_explains_warn_beyond_the_margin(caplog: pytest.LogCaptureFixture) -> None:
+    expected = TOPICS * SNAPSHOTS_IN_TTL
+    limit = row_limit(health(0), 0.25)
+    assert limit == 3_606_250
+    assert check_table_size(health(limit), margin=0.25, ttl_hours=48) is False
+    assert check_table_size(health(limit + 1), margin=0.25, ttl_hours=48) is True
+    [(_, fields)] = logged(caplog, "trending_metrics_job.table_size_warning")
+    assert fields["reason"] == "more rows than the snapshots inside the TTL explain"
+    assert (fields["rows"], fields["expected_rows"], fields["row_limit"]) == (limit + 1, expected, limit)
