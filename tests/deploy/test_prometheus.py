@@ -89,6 +89,10 @@ def test_kukuris_operator_requests_are_covered() -> None:
     assert "histogram_quantile(0.99" in exprs["KukuriTrendingJobSlowP99"]
     assert "kukuri_trending_dead_letters_total" in exprs["KukuriTrendingDeadLetters"]
     assert "kukuri_trending_consumer_lag_messages" in exprs["KukuriTrendingConsumerLag"]
+    # Table size: expiry failures, not traffic (no fixed row count).
+    assert "kukuri_trending_topic_metrics_expired_rows > 0" in exprs["KukuriTrendingExpiryFailing"]
+    assert "kukuri_trending_topic_metrics_row_limit" in exprs["KukuriTrendingExpiryFailing"]
+    assert "max(kukuri_trending_metrics_job_enabled) == 1" in exprs["KukuriTrendingSnapshotStale"]
 
 
 def test_every_alert_has_severity_summary_and_a_runbook_section() -> None:

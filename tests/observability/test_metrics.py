@@ -1,4 +1,4 @@
-"""The exported names, types, HELP texts and values are kukuri's (CONTRACT section 6)."""
+"""The exported names, types, HELP texts and values are kukuri's, plus the additions operators rely on."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from config.settings import ScoreWeights
 from observability.metrics import DURATION_BUCKETS, INVALID_KIND, job_metrics, stream_metrics
 from sinks.snapshot_writer import RunRecord
+from sinks.table_health import TopicMetricsHealth
 from tests.observability.exposition import all_metric_names, parse
 
 E = 1_731_229_200_000  # a 5-minute boundary
@@ -95,14 +96,22 @@ def test_histogram_buckets_are_the_contracts() -> None:
 
 def test_histogram_is_exported_only_when_enabled_and_can_be_switched() -> None:
     registry = CollectorRegistry()
+    histogram = "kukuri_trending_metrics_job_duration_seconds"
     metrics = job_metrics(emit_histogram=False, registry=registry)
     metrics.record_success(RUN)
-    assert "duration_seconds" not in exposition(registry)
+    assert histogram not in parse(exposition(registry))[1]
     assert job_metrics(emit_histogram=True, registry=registry) is metrics
     metrics.record_success(RUN)
-    assert parse(exposition(registry))[2]["kukuri_trending_metrics_job_duration_seconds_count"] == 1
+    assert parse(exposition(registry))[2][f"{histogram}_count"] == 1
     job_metrics(emit_histogram=False, registry=registry)
-    assert "duration_seconds" not in exposition(registry)
+    assert histogram not in parse(exposition(registry))[1]
+
+
+@pytest.mark.parametrize("emit_histogram", [False, True])
+def test_the_last_run_duration_is_exported_either_way(emit_histogram: bool) -> None:
+    registry = CollectorRegistry()
+    job_metrics(emit_histogram=emit_histogram, registry=registry).record_success(RUN)
+    assert parse(exposition(registry))[2]["kukuri_trending_metrics_job_last_duration_seconds"] == pytest.approx(0.82)
 
 
 def test_failure_counts_and_stamps_the_time() -> None:
@@ -115,18 +124,23 @@ def test_failure_counts_and_stamps_the_time() -> None:
     assert samples["kukuri_trending_metrics_job_last_failure_timestamp"] == E + 9
 
 
-def test_weights_restore_and_table_rows() -> None:
+def test_weights_restore_enabled_and_table_health() -> None:
     registry = CollectorRegistry()
     metrics = job_metrics(registry=registry)
     metrics.set_weights(ScoreWeights(posts=0.5, unique_authors=0.25, boosts=0.125))
     metrics.restore_last_success(E - 60_000)
-    metrics.record_table_rows(123)
+    metrics.set_enabled(False)
+    metrics.record_table_health(TopicMetricsHealth(rows=123, expired_rows=4, snapshots=10, peak_topics=11), 138)
     _, _, samples = parse(exposition(registry))
     assert samples["kukuri_trending_metrics_score_weight_posts"] == 0.5
     assert samples["kukuri_trending_metrics_score_weight_unique_authors"] == 0.25
     assert samples["kukuri_trending_metrics_score_weight_boosts"] == 0.125
     assert samples["kukuri_trending_metrics_job_last_success_timestamp"] == E - 60_000
     assert samples["kukuri_trending_topic_metrics_rows"] == 123
+    assert samples["kukuri_trending_topic_metrics_expected_rows"] == 110
+    assert samples["kukuri_trending_topic_metrics_row_limit"] == 138
+    assert samples["kukuri_trending_topic_metrics_expired_rows"] == 4
+    assert samples["kukuri_trending_metrics_job_enabled"] == 0
 
 
 def test_default_registry_instances_are_shared() -> None:
