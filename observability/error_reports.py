@@ -66,6 +66,8 @@ def init_error_reports(dsn: str, *, worker_id: str, instance: str) -> bool:
         server_name=instance,
         integrations=integrations,
         auto_enabling_integrations=False,
+        # Frames hold settings objects (the webhook URL is a secret) and paths: keep them out of reports.
+        include_local_variables=False,
         before_send=_tag_event,  # type: ignore[arg-type]
     )
     return True
