@@ -94,6 +94,8 @@ class SnapshotService(mode.Service):
         self._alerts = AlertNotifier.from_settings(self.settings.alerts, now_ms=now_ms(),
                                                    last_success_ms=self._last_success, ledger=ledger,
                                                    worker_id=self.worker_id, job_enabled=self.settings.metrics.enabled)
+        # At once, not after the first 30 s: a worker that keeps crashing early must still report staleness.
+        await self._alerts.tick(now_ms(), self._last_success)
 
     async def on_shutdown(self) -> None:
         """After the service's tasks have stopped, so none of them uses what is closed here."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sinks.migrate import migrate
 from tests.agents.test_sink_faults import sample, sink_with_state
 from tests.fixtures.webhook import Receiver
 
@@ -45,3 +46,17 @@ async def test_fatal_errors_alert_before_the_worker_stops_and_once_across_restar
     assert sample(registry, "kukuri_trending_topic_metrics_expired_rows") == 0
     assert sample(registry, "kukuri_trending_metrics_job_enabled") == 1
     await service.on_shutdown()
+
+
+async def test_a_worker_that_keeps_dying_early_still_reports_staleness_once(tmp_path: Path, receiver: Receiver) -> None:
+    db = tmp_path / "kukuri.db"
+    await migrate(db)
+    twenty_minutes_ago = int(time.time() * 1000) - 20 * 60_000
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO trending_runs (window_end, source, started_at, finished_at) VALUES (?, 'stream', ?, ?)",
+                     (twenty_minutes_ago - twenty_minutes_ago % 300_000, twenty_minutes_ago, twenty_minutes_ago))
+    for _ in range(3):  # each start lives a moment only: no 30-second staleness tick ever runs
+        service, *_ = await sink_with_state(tmp_path, receiver.url)
+        await service.on_shutdown()
+    assert len(receiver.payloads) == 1
+    assert "no snapshot committed since" in receiver.payloads[0]["text"]
