@@ -111,7 +111,7 @@ async def test_locked_database_retries_then_skips_leaves_no_partial_snapshot_and
     assert record is not None and record.topics_upserted > 0
     assert sample(registry, "kukuri_trending_metrics_job_runs_total") == 1
     assert len(receiver.payloads) == 2 and "recover" in json.dumps(receiver.payloads[1]).lower()
-    await service.on_stop()
+    await service.on_shutdown()  # closes the webhook session and the connection
 
 
 def test_schema_mismatch_stops_the_worker_with_a_non_zero_exit(trending_env: TrendingEnv) -> None:
