@@ -22,7 +22,7 @@ INTRO = """\
 Settings are read, in increasing priority, from the packaged defaults (`config/app.toml`), the
 TOML file named by `--config PATH` or `KUKURI_CONFIG` (it needs only the keys you change), and
 the `KUKURI_*` environment variables below. Every value is checked at start-up: an unknown key, a
-wrong type or a value out of range stops the command with exit code 2 and one line naming the
+wrong type or a value out of range stops the command with exit code 1 and one line naming the
 setting (`kukuri-trending: configuration error: metrics.ttl_hours: must be >= 1, got 0`).
 
 Booleans in the environment are `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.

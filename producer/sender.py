@@ -64,7 +64,11 @@ class EventProducer:
         self.sent = 0
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
 
     async def stop(self) -> None:
         """Wait for outstanding acknowledgements, then close the connection."""
