@@ -44,12 +44,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for name in args.only or list(BENCHMARKS):
         command = [sys.executable, "-m", BENCHMARKS[name]]
         if args.json:
-            done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
-            results.append({"name": name, "exit_code": done.returncode, **parse_output(done.stdout)})
+            captured = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+            results.append({"name": name, "exit_code": captured.returncode, **parse_output(captured.stdout)})
+            code = captured.returncode
         else:
             print(f"\n## {name}\n", flush=True)
-            done = subprocess.run(command, check=False)
-        if done.returncode != 0:
+            code = subprocess.run(command, check=False).returncode
+        if code != 0:
             failed.append(name)
     if args.json:
         print(json.dumps({"benchmarks": results}, indent=2))
