@@ -15,6 +15,7 @@ import sys
 import time
 
 from cli.args import UsageError, add_command, epoch_ms_or_iso, int_between
+from cli.errors import DATABASE
 from cli.reconcile_cmd import iso
 from config.settings import Settings
 from reconcile.backfill import BackfillResult, backfill
@@ -68,7 +69,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = await backfill(settings, minutes=args.minutes, until=args.until, apply=args.apply, progress=bar)
     except ReconcileError as exc:
-        print(f"kukuri-trending backfill: error: {exc}", file=sys.stderr)
+        print(f"kukuri-trending backfill: error: {exc}; check {DATABASE}", file=sys.stderr)
         return 1
     finally:
         if bar is not None:

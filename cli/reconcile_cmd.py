@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cli.args import UsageError, add_command, epoch_ms_or_iso
+from cli.errors import DATABASE
 from config.settings import Settings
 from reconcile.diff import diff_to_json, format_diff
 from reconcile.errors import ReconcileError
@@ -135,6 +136,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await (_gaps if args.gaps else _one)(args, settings, now)
     except ReconcileError as exc:
-        print(f"kukuri-trending reconcile: error: {exc}", file=sys.stderr)
+        print(f"kukuri-trending reconcile: error: {exc}; check {DATABASE}", file=sys.stderr)
         return 1
     return 0
