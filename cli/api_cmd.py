@@ -14,6 +14,7 @@ import sys
 
 from api.server import start_api_server
 from cli.args import add_command, int_between
+from cli.errors import require_database
 from config.settings import Settings
 from observability.metrics_server import start_metrics_server
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the read API and the dashboard in a process of their own, read-only against the"
         " app database, until SIGINT or SIGTERM. Prints one line with the address it serves.",
         examples=["api", "api --host 0.0.0.0 --port 8081"],
-        exit_codes="0 stopped by a signal, 1 cannot listen, 2 bad usage",
+        exit_codes="0 stopped by a signal, 1 cannot listen or no database, 2 bad usage",
     )
     parser.add_argument("--host", help="address to bind (default: api.host, 127.0.0.1)")
     parser.add_argument("--port", type=int_between(0, 65535), help="port (default: api.port; 0 picks a free one)")
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
+    require_database(settings)
     try:
         server = await start_api_server(settings, host=args.host, port=args.port)
     except OSError as exc:

@@ -76,7 +76,7 @@ def test_produce_to_a_stopped_broker(tmp_path: Path, stopped_broker: dict[str, s
 @pytest.mark.integration
 @pytest.mark.parametrize("args", [
     ("top",), ("worker",), ("materialize",), ("produce", "--rate", "5", "--duration", "1", "--app-db"),
-    ("reconcile",), ("backfill", "--minutes", "10"),
+    ("reconcile",), ("backfill", "--minutes", "10"), ("api", "--port", "0"),
 ])
 def test_a_mistyped_database_path_is_an_error_not_a_new_database(
     tmp_path: Path, stopped_broker: dict[str, str], args: tuple[str, ...]
