@@ -32,6 +32,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
+@pytest.mark.integration
 def test_version_prints_the_installed_version() -> None:
     done = subprocess.run([sys.executable, "-m", "cli.main", "--version"], capture_output=True, text=True,
                           cwd=REPO, timeout=60)
@@ -76,6 +77,7 @@ def test_every_command_help_has_a_description_exit_codes_and_working_examples(na
         assert build_parser().parse_args(argv[1:]).command == name, example
 
 
+@pytest.mark.integration
 async def test_top_and_watch_print_the_same_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = int(time.time() * 1000) - 20 * 60_000  # inside the windows of the current boundary
     facts = [Event("p1", "post", "t1", "alice", before), Event("p2", "post", "t2", "bob", before),
