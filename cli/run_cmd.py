@@ -16,7 +16,6 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import replace
 
 import mode
 
@@ -24,6 +23,7 @@ from agents.side_services import ApiEndpoint, DemoTraffic
 from broker.embedded import BrokerError, EmbeddedBroker
 from broker.runtime import remove_runtime, runtime_path, write_runtime
 from cli.args import add_command, int_between
+from cli.broker_address import tuned_for_broker
 from cli.errors import check_database_location
 from cli.worker_runtime import prepare, run_worker
 from config.settings import Settings
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     check_database_location(settings)
     try:
         if settings.kafka.embedded:
-            # Tansu holds each JoinGroup for half the session timeout: keep it short.
-            settings = replace(settings, kafka=replace(settings.kafka, session_timeout_seconds=3.0,
-                                                       heartbeat_interval_seconds=1.0))
+            settings = tuned_for_broker(settings)
             settings.stream.data_dir.mkdir(parents=True, exist_ok=True)
             broker = EmbeddedBroker(log_path=settings.stream.data_dir / "tansu.log")
             broker.start_sync()

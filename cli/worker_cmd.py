@@ -8,7 +8,7 @@ import sys
 
 from broker.wait import wait_for_broker
 from cli.args import add_command
-from cli.broker_address import NoBrokerError, resolve_bootstrap
+from cli.broker_address import NoBrokerError, resolve_bootstrap, tuned_for_broker
 from cli.errors import require_database
 from cli.worker_runtime import prepare, run_worker
 from config.settings import Settings
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"kukuri-trending worker: error: {exc}", file=sys.stderr)
         return 1
     require_database(settings)
+    settings = tuned_for_broker(settings)
     settings.stream.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(wait_for_broker(bootstrap, settings.kafka.startup_timeout_seconds))
     asyncio.run(prepare(settings, bootstrap))

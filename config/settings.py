@@ -100,8 +100,8 @@ class KafkaSettings:
     partitions: int = setting(4, "partition count of both topics; must match the topics if you create them")
     group_id: str = setting("kukuri-trending", "consumer group shared by all workers")
     session_timeout_seconds: float = setting(
-        10.0, "consumer-group session timeout (Apache Kafka's minimum is 6 s; `run` with the embedded "
-              "broker always uses 3 s)")
+        10.0, "consumer-group session timeout (Apache Kafka's minimum is 6 s; with the embedded broker "
+              "`run` and `worker` use 3 s)")
     heartbeat_interval_seconds: float = setting(
         3.0, "consumer-group heartbeat interval, below the session timeout (embedded broker: 1 s)")
     startup_timeout_seconds: float = setting(

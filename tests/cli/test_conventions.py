@@ -17,9 +17,10 @@ import pytest
 
 from cli import top_cmd, watch_cmd
 from cli.bench_cmd import parse_output
+from cli.broker_address import tuned_for_broker
 from cli.main import build_parser
 from cli.snapshot_table import render_snapshot
-from config.settings import DatabaseSettings, Settings
+from config.settings import DatabaseSettings, KafkaSettings, Settings
 from streams.events import Event
 from tests.fixtures.app_db import build_app_db
 
@@ -104,3 +105,10 @@ def test_bench_json_turns_tables_into_rows() -> None:
         "tables": [[{"active topics": "1,000", "total (ms)": "12"}, {"active topics": "5,000", "total (ms)": "48"}]],
     }
     assert "--json" in subcommands()["bench"].format_help()
+
+
+def test_only_the_embedded_broker_gets_short_group_timeouts() -> None:
+    embedded = tuned_for_broker(Settings())
+    assert (embedded.kafka.session_timeout_seconds, embedded.kafka.heartbeat_interval_seconds) == (3.0, 1.0)
+    external = Settings(kafka=KafkaSettings(broker="kafka://k:9092"))
+    assert tuned_for_broker(external) is external
