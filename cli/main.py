@@ -1,8 +1,9 @@
-"""`kukuri-trending`: one entry point, one module per subcommand (CONTRACT section 5).
+"""`kukuri-trending`: one entry point, one module per subcommand.
 
-Each command module exposes `register(subparsers)`, which adds its parser and sets
-`handler=<async or sync function (args, settings) -> exit code>`. Exit codes: 0 success,
-1 failure, 2 bad usage (a one-line message on stderr).
+Each command module exposes `register(subparsers)`, which adds its parser (with `cli.args.add_command`)
+and sets `handler=<async or sync function (args, settings) -> exit code>`. Exit codes: 0 success,
+1 failure (one line on stderr naming the problem and the setting to change), 2 bad usage (one line
+on stderr). A traceback is printed only with `--log-level debug`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import asyncio
 import importlib
 import inspect
 import sys
+import traceback
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from cli.args import UsageError
-from config.settings import ConfigError, load_settings
+from cli.errors import describe
+from config.settings import ConfigError, Settings, load_settings
 
 COMMAND_MODULES = (
     "cli.run_cmd",
@@ -33,6 +37,7 @@ COMMAND_MODULES = (
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,14 +45,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kukuri-trending", description="Trending topics for kukuri, computed from a stream.")
-    parser.add_argument("--config", metavar="PATH", help="app.toml to use (default: KUKURI_CONFIG or built-in)")
+def package_version() -> str:
+    try:
+        return version("kukuri-trending")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command takes, before or after its name.
+
+    On the subcommand parsers they default to SUPPRESS, so they only override what was given
+    before the subcommand when they are given again after it.
+    """
+
+    def default(value: str | None) -> str | None:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--config", metavar="PATH", default=default(None),
+                        help="app.toml to use (default: KUKURI_CONFIG, else the packaged defaults)")
     parser.add_argument(
-        "--log-format", choices=("auto", "json", "console"), default="auto",
+        "--log-format", choices=("auto", "json", "console"), default=default("auto"),
         help="log lines as JSON or for humans (auto: JSON unless a terminal is attached)",
     )
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default=default("INFO"),
+        metavar="{debug,info,warning,error}",
+        help="least severe log level shown, any case (info); debug also prints tracebacks of failures",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kukuri-trending", description="Trending topics for kukuri, computed from a stream.",
+        epilog="Exit codes: 0 success, 1 failure, 2 bad usage. `kukuri-trending COMMAND --help` for each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"kukuri-trending {package_version()}")
+    _add_global_options(parser, defaults=True)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:
@@ -57,17 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        _add_global_options(command, defaults=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.log_level == "DEBUG"
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
         print(f"kukuri-trending: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILURE
     from observability.logs import setup_logging
 
     setup_logging(args.log_format, args.log_level)
@@ -80,11 +117,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ConfigError as exc:
         print(f"kukuri-trending: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        return _report_failure(args.command, exc, settings, debug=debug)
     return int(result)
 
+
+def _report_failure(command: str, exc: Exception, settings: Settings, *, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    line = describe(exc, settings)
+    if line is None:
+        hint = "" if debug else " (rerun with --log-level debug for the traceback)"
+        line = f"unexpected {type(exc).__name__}: {exc}{hint}"
+    print(f"kukuri-trending {command}: error: {line}", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ import uuid
 
 from agents.control import CONTROL_HEADER, MATERIALIZE, MaterializeRequest
 from agents.heartbeat import ALIVE_WITHIN_MS
-from cli.args import UsageError, epoch_ms_or_iso, positive_float
+from cli.args import UsageError, add_command, epoch_ms_or_iso, positive_float
 from cli.broker_address import NoBrokerError, resolve_bootstrap
+from cli.errors import require_database
 from config.settings import Settings
 from producer.sender import new_producer
 from sinks.database import connect_reader
@@ -26,7 +27,14 @@ from streams.aggregation import boundary_for
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("materialize", help="write the snapshot for boundary T now, through the worker")
+    parser = add_command(
+        subparsers, "materialize", summary="write the snapshot for boundary T now, through the worker",
+        description="Make the running worker(s) write the snapshot for boundary T after everything the broker"
+        " held when the command started, and wait until it is committed. T must be within the last"
+        " stream.late_grace_minutes (10) minutes; `reconcile --at T` recomputes older boundaries.",
+        examples=["materialize", "materialize --at 2025-11-10T09:05:00Z --json"],
+        exit_codes="0 committed, 1 no worker, broker unreachable or timed out, 2 bad usage",
+    )
     parser.add_argument("--at", type=epoch_ms_or_iso, metavar="T",
                         help="boundary as ISO-8601 or epoch ms (default: the latest boundary); aligned down")
     parser.add_argument("--timeout", type=positive_float, default=120.0, help="seconds to wait (120)")
@@ -45,6 +53,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             f"--at is older than the worker's window state reaches ({settings.stream.late_grace_minutes} minutes); "
             "use `kukuri-trending reconcile --at T` to recompute an older boundary"
         )
+    require_database(settings)
     try:
         bootstrap = resolve_bootstrap(settings)
         workers = await _live_workers(settings)

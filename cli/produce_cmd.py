@@ -8,16 +8,24 @@ import sys
 import time
 from pathlib import Path
 
-from cli.args import int_between, positive_float
+from cli.args import add_command, int_between, positive_float
 from cli.broker_address import NoBrokerError, resolve_bootstrap
+from cli.errors import OperatorError, require_database
 from config.settings import Settings
-from producer.sender import SyntheticTraffic, new_producer, send_records
+from producer.sender import EventProducer, SyntheticTraffic, new_producer, send_records
 from producer.synthetic import TrafficGenerator
-from streams.events import InvalidEvent, parse_event
+from streams.events import Event, InvalidEvent, parse_event
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("produce", help="send events: a JSON-lines file, or synthetic traffic")
+    parser = add_command(
+        subparsers, "produce", summary="send events: a JSON-lines file, or synthetic traffic",
+        description="Send events to kafka.events_topic: each line of a JSON-lines file (validated first;"
+        " nothing is sent if a line is bad, unless --raw), or synthetic kukuri traffic at --rate"
+        " events per second. The event format is described in docs/events.md.",
+        examples=["produce --file events.jsonl", "produce --rate 50 --topics 200 --duration 60",
+                  "produce --rate 40 --history 20000 --app-db"],
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--file", type=Path, help="JSON-lines file, one event per line ('-' for stdin)")
     source.add_argument("--rate", type=positive_float, help="synthetic traffic: events per second")
@@ -37,20 +45,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         bootstrap = resolve_bootstrap(settings)
     except NoBrokerError as exc:
-        print(f"kukuri-trending produce: {exc}", file=sys.stderr)
+        print(f"kukuri-trending produce: error: {exc}", file=sys.stderr)
         return 1
     if args.file is not None:
-        records = _read_file(args.file, raw=args.raw)
-        if records is None:
-            return 1
-        producer = new_producer(bootstrap)
-        await producer.start()
-        try:
-            sent = await send_records(producer, settings.kafka.events_topic, records)
-        finally:
-            await producer.stop()
-        _report(args, {"sent": sent, "topic": settings.kafka.events_topic})
-        return 0
+        return await _send_file(args, settings, bootstrap)
+    if args.app_db:
+        require_database(settings)
     producer = new_producer(bootstrap)
     await producer.start()
     traffic = SyntheticTraffic(
@@ -68,29 +68,44 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _read_file(path: Path, *, raw: bool) -> list[tuple[bytes | None, bytes]] | None:
-    """Every line as (key, value); validated unless raw. None (after printing why) when a line is bad."""
+async def _send_file(args: argparse.Namespace, settings: Settings, bootstrap: str) -> int:
+    lines = _read_lines(args.file)
+    if args.raw:
+        producer = new_producer(bootstrap)
+        await producer.start()
+        try:
+            sent = await send_records(producer, settings.kafka.events_topic, ((_topic_key(line), line) for _, line in lines))
+        finally:
+            await producer.stop()
+    else:
+        events = _validate(args.file, lines, settings.stream.max_clock_skew_seconds * 1000)
+        async with EventProducer(bootstrap, settings.kafka.events_topic) as producer:
+            for event in events:
+                await producer.send(event)
+        sent = producer.sent
+    _report(args, {"sent": sent, "topic": settings.kafka.events_topic})
+    return 0
+
+
+def _read_lines(path: Path) -> list[tuple[int, bytes]]:
+    """The non-blank lines of the file (or stdin for '-'), with their line numbers."""
     try:
         text = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
-        print(f"kukuri-trending produce: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return None
-    records: list[tuple[bytes | None, bytes]] = []
+        raise OperatorError(f"--file: cannot read {path}: {exc.strerror}") from exc
+    return [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _validate(path: Path, lines: list[tuple[int, bytes]], max_skew_ms: int) -> list[Event]:
+    """Every line as an event; the first bad one stops everything before anything is sent."""
     now = int(time.time() * 1000)
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if raw:
-            records.append((_topic_key(line), line))
-            continue
+    events = []
+    for number, line in lines:
         try:
-            event = parse_event(line, now_ms=now)
+            events.append(parse_event(line, now_ms=now, max_skew_ms=max_skew_ms))
         except InvalidEvent as exc:
-            print(f"kukuri-trending produce: {path}:{number}: {exc} (nothing was sent; --raw sends as is)",
-                  file=sys.stderr)
-            return None
-        records.append((event.key(), event.to_json()))
-    return records
+            raise OperatorError(f"{path}:{number}: {exc} (nothing was sent; --raw sends as is)") from None
+    return events
 
 
 def _topic_key(line: bytes) -> bytes | None:

@@ -16,7 +16,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.args import UsageError, epoch_ms_or_iso
+from cli.args import UsageError, add_command, epoch_ms_or_iso
+from cli.errors import DATABASE
 from config.settings import Settings
 from reconcile.diff import diff_to_json, format_diff
 from reconcile.errors import ReconcileError
@@ -27,10 +28,12 @@ from streams.windows import HOUR_MS, align_down
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "reconcile", help="recompute snapshots from the app database, show differences and repair them",
+    parser = add_command(
+        subparsers, "reconcile", summary="recompute snapshots from the app database, show differences and repair them",
         description="Recompute snapshots from the app database, show what differs from the stored ones,"
-        " and repair them (CONTRACT section 5). Exit 0 clean or repaired, 1 failure, 2 bad usage.",
+        " and repair them. With --gaps, fill every boundary within ttl_hours that has no recorded run.",
+        examples=["reconcile --dry-run", "reconcile --at 2025-11-10T09:05:00Z", "reconcile --gaps --json"],
+        exit_codes="0 clean or repaired (also a dry run that found differences), 1 failure, 2 bad usage",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--at", metavar="T", type=epoch_ms_or_iso,
@@ -133,6 +136,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await (_gaps if args.gaps else _one)(args, settings, now)
     except ReconcileError as exc:
-        print(f"kukuri-trending reconcile: error: {exc}", file=sys.stderr)
+        print(f"kukuri-trending reconcile: error: {exc}; check {DATABASE}", file=sys.stderr)
         return 1
     return 0

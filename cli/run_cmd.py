@@ -16,14 +16,15 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import replace
 
 import mode
 
 from agents.side_services import ApiEndpoint, DemoTraffic
 from broker.embedded import BrokerError, EmbeddedBroker
 from broker.runtime import remove_runtime, runtime_path, write_runtime
-from cli.args import int_between
+from cli.args import add_command, int_between
+from cli.broker_address import tuned_for_broker
+from cli.errors import check_database_location
 from cli.worker_runtime import prepare, run_worker
 from config.settings import Settings
 from observability.logs import log_event
@@ -35,7 +36,14 @@ log = logging.getLogger("kukuri_trending.run")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="broker (embedded by default), worker, sink and API on this machine")
+    parser = add_command(
+        subparsers, "run", summary="broker (embedded by default), worker, sink and API on this machine",
+        description="Everything on one machine: the embedded broker unless kafka.broker is set, the"
+        " worker, the snapshot sink and the read API, until Ctrl-C or SIGTERM. Creates the app"
+        " database if it does not exist.",
+        examples=["run", "run --demo-history 20000 --demo-rate 40", "--config my.toml run --no-api"],
+        exit_codes="0 stopped by a signal, 1 failure, 2 bad usage",
+    )
     parser.add_argument("--demo-rate", type=int_between(0), default=0, metavar="N",
                         help="also send N synthetic events per second, mirrored into the app database (0: off)")
     parser.add_argument("--demo-topics", type=int_between(1), default=40, metavar="M", help="synthetic topics (40)")
@@ -56,11 +64,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     broker: EmbeddedBroker | None = None
     incarnation: str | None = None
     runtime = runtime_path(settings.database.path)
+    check_database_location(settings)
     try:
         if settings.kafka.embedded:
-            # Tansu holds each JoinGroup for half the session timeout: keep it short.
-            settings = replace(settings, kafka=replace(settings.kafka, session_timeout_seconds=3.0,
-                                                       heartbeat_interval_seconds=1.0))
+            settings = tuned_for_broker(settings)
             settings.stream.data_dir.mkdir(parents=True, exist_ok=True)
             broker = EmbeddedBroker(log_path=settings.stream.data_dir / "tansu.log")
             broker.start_sync()

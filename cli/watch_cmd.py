@@ -9,20 +9,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from cli.args import int_between
+from cli.args import add_command, int_between
+from cli.snapshot_table import render_snapshot
 from config.settings import Settings
 
 STREAM_PATH = "/api/trending/stream"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("watch", help="print trending snapshots from a running API as they arrive")
+    parser = add_command(
+        subparsers, "watch", summary="print trending snapshots from a running API as they arrive",
+        description="Follow the live feed (/api/trending/stream) of a running API and print each snapshot"
+        " as a table, or with --json the feed's messages as received.",
+        examples=["watch", "watch --url http://127.0.0.1:8081 --count 1 --json"],
+        exit_codes="0 after --count snapshots, 1 cannot connect or the server closed the feed, 2 bad usage",
+    )
     parser.add_argument("--url", help="API base URL or feed URL (default: http://<api.host>:<api.port>)")
     parser.add_argument("--limit", type=int_between(1, 100), default=10, help="topics per snapshot (1..100, 10)")
     parser.add_argument("--count", type=int_between(1), help="exit after N snapshots (default: until Ctrl-C)")
@@ -77,15 +83,5 @@ def feed_url(url: str, limit: int) -> str:
 
 
 def print_snapshot(body: dict[str, Any], out: TextIO) -> None:
-    when = datetime.fromtimestamp(body["generated_at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    state = "STALE" if body["stale"] else "fresh"
-    out.write(f"\n{when}  source={body['data_source']}  {state}  topics={len(body['topics'])}\n")
-    out.write(f"{'#':>3}  {'topic':<24} {'score':>8} {'change':>8} {'24h':>5} {'6h':>5} {'authors':>7} {'boosts':>6}\n")
-    for topic in body["topics"]:
-        name = (topic["name"] or topic["topic_id"])[:24]
-        change = "new" if topic["score_change"] is None else f"{topic['score_change']:+.2f}"
-        out.write(
-            f"{topic['rank']:>3}  {name:<24} {topic['trending_score']:>8.2f} {change:>8} {topic['posts_24h']:>5}"
-            f" {topic['posts_6h']:>5} {topic['unique_authors']:>7} {topic['boosts']:>6}\n"
-        )
+    out.write(f"\n{render_snapshot(body)}\n")
     out.flush()

@@ -1,13 +1,15 @@
 """Load and validate kukuri-trending's configuration.
 
 Values come, in increasing priority, from the packaged `config/app.toml`, the file named by
-`--config` or `KUKURI_CONFIG`, and the kukuri-compatible `KUKURI_*` environment variables of
-CONTRACT section 4. Every value is checked at start-up; a bad one raises `ConfigError` naming the
-setting, so a typo never reaches a running worker.
+`--config` or `KUKURI_CONFIG`, and the kukuri-compatible `KUKURI_*` environment variables
+(`ENV_OVERRIDES`). Every value is checked at start-up; a bad one raises `ConfigError` naming the
+setting, so a typo never reaches a running worker. Each setting's default and meaning live on its
+dataclass field; `python -m config.reference` renders them as docs/configuration.md.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("app.toml")
+log = logging.getLogger("kukuri_trending.config")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -28,47 +31,85 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it."""
 
 
+def setting(default: Any, doc: str) -> Any:
+    """A setting with its default and its meaning; `config.reference` turns these into the docs."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class ScoreWeights:
-    posts: float = 0.6
-    unique_authors: float = 0.3
-    boosts: float = 0.1
+    """Weights of the default score, `posts × posts + unique_authors × unique_authors + boosts × boosts`,
+    over the 24 h window (`score_24h`) and the 6 h window (`score_6h`)."""
+
+    posts: float = setting(0.6, "weight of `posts` (posts and replies) in the score")
+    unique_authors: float = setting(0.3, "weight of `unique_authors` (distinct authors of posts and replies)")
+    boosts: float = setting(0.1, "weight of `boosts` in the score")
 
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    enabled: bool = True
-    interval_minutes: int = 5
-    ttl_hours: int = 48
-    prometheus_port: int = 0
-    bind_host: str = "127.0.0.1"
-    emit_histogram: bool = False
-    score_profile: str = "default"
-    score_weights: ScoreWeights = field(default_factory=ScoreWeights)
-    extra_windows: Mapping[str, int] = field(default_factory=dict)
-    reconcile_interval_minutes: int = 60
-    stale_after_minutes: int = 15
-    row_count_margin: float = 0.25
+    """The snapshot job: when it runs, what it keeps and how it scores."""
+
+    enabled: bool = setting(True, "write snapshots; false keeps the worker consuming but writes nothing")
+    interval_minutes: int = setting(
+        5, "snapshot boundaries are multiples of this on the wall clock; a multiple of 5 that divides a day")
+    ttl_hours: int = setting(48, "`topic_metrics` rows with `window_end < now - ttl_hours` are deleted after each snapshot")
+    prometheus_port: int = setting(0, "port of the Prometheus `/metrics` endpoint; 0 = off")
+    bind_host: str = setting(
+        "127.0.0.1", "address the `/metrics` endpoint binds; only containers (docker-compose) need 0.0.0.0")
+    emit_histogram: bool = setting(False, "export `kukuri_trending_metrics_job_duration_seconds` as a histogram")
+    score_profile: str = setting(
+        "default",
+        "`default` scores with `[metrics.score_weights]`; any other NAME uses the weights of a "
+        "`[metrics.score_profiles.NAME]` table (keys `posts`, `unique_authors`, `boosts`)")
+    score_weights: ScoreWeights = field(
+        default_factory=ScoreWeights, metadata={"doc": "the default profile's weights (the active ones when loaded)"})
+    extra_windows: Mapping[str, int] = field(
+        default_factory=dict,
+        metadata={"doc": "trailing windows beside 24h and 6h, name = minutes (`\"1h\" = 60`, `\"7d\" = 10080`), "
+                         "written to `topic_window_metrics`"})
+    reconcile_interval_minutes: int = setting(60, "the worker reconciles the latest boundary this often; 0 = off")
+    stale_after_minutes: int = setting(
+        15, "the read API serves live fallback numbers once the newest snapshot is older than this "
+            "(default: 3 × `interval_minutes`)")
+    row_count_margin: float = setting(
+        0.25, "warn when `topic_metrics` holds more rows than the snapshots within the TTL can explain, "
+              "by more than this fraction (or when rows older than the TTL survive a run)")
 
 
 @dataclass(frozen=True)
 class StreamSettings:
-    data_dir: Path = Path("data/state")
-    max_clock_skew_seconds: int = 300
-    late_grace_minutes: int = 10
-    checkpoint_max_events: int = 5000
-    bootstrap_from_app_db: bool = True
+    """The worker's local state and the time rules for events."""
+
+    data_dir: Path = setting(Path("data/state"), "directory of the worker's local state (RocksDB)")
+    max_clock_skew_seconds: int = setting(
+        300, "events whose `created_at` is further ahead of the worker's clock go to the dead-letter topic")
+    late_grace_minutes: int = setting(
+        10, "events older than the longest window plus this are dropped as late (0..30)")
+    checkpoint_max_events: int = setting(
+        5000, "events read, folded and checkpointed (facts and offsets in one write) at most at once")
+    bootstrap_from_app_db: bool = setting(
+        True, "rebuild a partition's state from the app database when the broker no longer holds its history")
 
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    broker: str = "embedded"
-    events_topic: str = "kukuri.trending.events"
-    dlq_topic: str = "kukuri.trending.events.dlq"
-    partitions: int = 4
-    group_id: str = "kukuri-trending"
-    session_timeout_seconds: float = 10.0
-    heartbeat_interval_seconds: float = 3.0
+    """The broker, the topics and the consumer group."""
+
+    broker: str = setting(
+        "embedded",
+        "`embedded` (the Tansu broker `run` starts) or `kafka://host:port[,host:port]`")
+    events_topic: str = setting("kukuri.trending.events", "topic the producers write events to (docs/events.md)")
+    dlq_topic: str = setting("kukuri.trending.events.dlq", "dead-letter topic for rejected events")
+    partitions: int = setting(4, "partition count of both topics; must match the topics if you create them")
+    group_id: str = setting("kukuri-trending", "consumer group shared by all workers")
+    session_timeout_seconds: float = setting(
+        10.0, "consumer-group session timeout (Apache Kafka's minimum is 6 s; with the embedded broker "
+              "`run` and `worker` use 3 s)")
+    heartbeat_interval_seconds: float = setting(
+        3.0, "consumer-group heartbeat interval, below the session timeout (embedded broker: 1 s)")
+    startup_timeout_seconds: float = setting(
+        60.0, "how long `worker` waits for the broker at start-up, retrying with backoff, before it gives up")
 
     @property
     def embedded(self) -> bool:
@@ -84,31 +125,41 @@ class KafkaSettings:
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    path: Path = Path("data/kukuri.db")
-    busy_timeout_ms: int = 5000
+    """The app database (SQLite) the snapshots are written into."""
+
+    path: Path = setting(
+        Path("data/kukuri.db"),
+        "the app database file; only `run` and `migrate` create it, every other command needs it to exist")
+    busy_timeout_ms: int = setting(5000, "how long a write waits for the app's lock before it counts as a failure")
 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
+    """The read API and dashboard."""
+
+    host: str = setting("127.0.0.1", "address the read API binds")
+    port: int = setting(8080, "port of the read API; 0 picks a free one")
 
 
 @dataclass(frozen=True)
 class AlertSettings:
-    webhook_url: str = ""
-    consecutive_failures: int = 2
-    stale_after_minutes: int = 10
-    slack_channel: str = "#alerts-trending"
-    sentry_dsn: str = ""
+    """Alerts posted by the workers to a webhook."""
+
+    webhook_url: str = setting("", "Slack-compatible incoming webhook (http or https); empty = off")
+    consecutive_failures: int = setting(2, "alert after this many failed snapshot runs in a row")
+    stale_after_minutes: int = setting(10, "alert when no snapshot has been committed for this long")
+    slack_channel: str = setting("#alerts-trending", "channel named in the webhook payload; empty = the webhook's own")
+    sentry_dsn: str = setting("", "Sentry DSN for job failures, fatal errors and uncaught exceptions; empty = off")
 
 
 @dataclass(frozen=True)
 class BackoffSettings:
-    failures_before_skip: int = 3
-    skip_minutes: int = 15
-    initial_retry_seconds: float = 0.5
-    max_retry_seconds: float = 30.0
+    """Retries of a failed snapshot run."""
+
+    failures_before_skip: int = setting(3, "after this many failed runs in a row, skip runs for `skip_minutes`")
+    skip_minutes: int = setting(15, "how long to skip runs after repeated failures (one probe run per period)")
+    initial_retry_seconds: float = setting(0.5, "first retry delay within a run (transient errors only)")
+    max_retry_seconds: float = setting(30.0, "longest retry delay within a run")
 
 
 @dataclass(frozen=True)
@@ -127,7 +178,7 @@ class Settings:
         return self.metrics.interval_minutes * 60_000
 
 
-# (environment variable, dotted setting) pairs of CONTRACT section 4.
+# (environment variable, dotted setting): kukuri's own variables, plus a few for deployments.
 ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
     ("KUKURI_METRICS_ENABLED", "metrics.enabled"),
     ("KUKURI_METRICS_INTERVAL_MINUTES", "metrics.interval_minutes"),
@@ -207,6 +258,9 @@ class _Section:
         self._raw = value
         self._name = name
         self._seen: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._raw
 
     def _get(self, key: str, default: Any) -> tuple[str, Any]:
         self._seen.add(key)
@@ -348,10 +402,14 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         score_weights=weights,
         extra_windows=_extra_windows(m.table("extra_windows")),
         reconcile_interval_minutes=m.integer("reconcile_interval_minutes", 60, low=0),
-        # CONTRACT 7: stale after 3 intervals (15 minutes at the default 5).
+        # Stale after 3 intervals (15 minutes at the default 5).
         stale_after_minutes=m.integer("stale_after_minutes", 3 * interval, low=1),
         row_count_margin=m.number("row_count_margin", 0.25, low=0.0),
     )
+    if "row_count_warning" in m:
+        # Replaced by row_count_margin in 0.2: an absolute row limit fired on ordinary traffic.
+        m.integer("row_count_warning", 100_000, low=1)
+        log.warning("metrics.row_count_warning is no longer used and is ignored; see metrics.row_count_margin")
     m.reject_unknown()
 
     s = _section(raw, "stream")
@@ -377,6 +435,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         group_id=_topic_name(k.string("group_id", "kukuri-trending"), "kafka.group_id"),
         session_timeout_seconds=k.number("session_timeout_seconds", 10.0, low=1.0),
         heartbeat_interval_seconds=k.number("heartbeat_interval_seconds", 3.0, low=0.0, exclusive_low=True),
+        startup_timeout_seconds=k.number("startup_timeout_seconds", 60.0, low=0.0),
     )
     k.reject_unknown()
     if kafka.heartbeat_interval_seconds >= kafka.session_timeout_seconds:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 def test_synthetic_traffic_reaches_the_worker_the_app_database_and_top(trending_env: TrendingEnv) -> None:
     env = trending_env
+    assert env.cli("migrate").returncode == 0  # the worker never creates the database itself
     env.start_worker()
     env.wait_for_workers()
     result = env.cli("produce", "--rate", "300", "--topics", "6", "--duration", "2", "--history", "400",
@@ -42,8 +43,8 @@ def test_synthetic_traffic_reaches_the_worker_the_app_database_and_top(trending_
     table = env.cli("top", "--limit", "3")
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert "trending topics at" in lines[0] and len(lines) == 3 + 3
-    assert body["topics"][0]["name"] in lines[3]
+    assert "trending topics at" in lines[0] and "source=metrics  fresh  topics=3" in lines[0]
+    assert len(lines) == 2 + 3 and body["topics"][0]["name"] in lines[2]
 
     # The stream and the app database saw the same facts, so reconciliation finds nothing to repair.
     check = env.cli("reconcile", "--at", str(E), "--dry-run", "--json")

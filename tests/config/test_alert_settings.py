@@ -30,13 +30,20 @@ def test_the_sentry_dsn_comes_from_the_environment_too(tmp_path: Path) -> None:
     ("", {"KUKURI_SENTRY_DSN": "not-a-url"}, "alerts.sentry_dsn (KUKURI_SENTRY_DSN)"),
     ('[alerts]\nslack_channel = "#alerts trending"\n', {}, "alerts.slack_channel"),
     ("[metrics]\nrow_count_margin = -0.1\n", {}, "metrics.row_count_margin"),
-    ("[metrics]\nrow_count_warning = 100000\n", {}, "metrics.row_count_warning: unknown setting"),
 ])
 def test_bad_values_name_the_setting(tmp_path: Path, toml: str, env: dict[str, str], names: str) -> None:
     config = tmp_path / "app.toml"
     config.write_text(toml)
     with pytest.raises(ConfigError, match=names.replace("(", r"\(").replace(")", r"\)")):
         load_settings(config, environ=env)
+
+
+def test_the_replaced_row_limit_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text("[metrics]\nrow_count_warning = 100000\n")
+    s = load_settings(config, environ={})
+    assert s.metrics.row_count_margin == 0.25
+    assert "row_count_warning is no longer used" in caplog.text
 
 
 def test_a_rejected_dsn_is_not_echoed() -> None:
