@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import os
+import socket
 import sys
 import traceback
 from collections.abc import Sequence
@@ -108,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from observability.logs import setup_logging
 
     setup_logging(args.log_format, args.log_level)
+    if settings.alerts.sentry_dsn:
+        from observability.error_reports import init_error_reports
+
+        host = socket.gethostname()
+        init_error_reports(settings.alerts.sentry_dsn, worker_id=f"{host}-{os.getpid()}", instance=host)
     try:
         result = args.handler(args, settings)
         if inspect.iscoroutine(result):
@@ -129,6 +136,10 @@ def _report_failure(command: str, exc: Exception, settings: Settings, *, debug: 
     if debug:
         traceback.print_exc()
     line = describe(exc, settings)
+    if settings.alerts.sentry_dsn:
+        from observability.error_reports import report_crash
+
+        report_crash(exc)
     if line is None:
         hint = "" if debug else " (rerun with --log-level debug for the traceback)"
         line = f"unexpected {type(exc).__name__}: {exc}{hint}"

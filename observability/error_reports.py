@@ -83,6 +83,13 @@ def report_failure(exc: BaseException, *, boundary: int | None, fatal: bool) -> 
     sentry_sdk.capture_exception(exc, tags=tags, level="fatal" if fatal else "error")
 
 
+def report_crash(exc: BaseException) -> None:
+    """A command that ends on an unexpected error: report it as fatal and wait until it is sent."""
+    if sentry_sdk.get_client().is_active():
+        report_failure(exc, boundary=None, fatal=True)
+        sentry_sdk.flush(FLUSH_SECONDS)
+
+
 async def flush() -> None:
     """Wait (at most FLUSH_SECONDS, off the event loop) until queued reports are sent."""
     if sentry_sdk.get_client().is_active():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import sentry_sdk
 
+from broker.embedded import free_loopback_port
 from observability.error_reports import init_error_reports, report_failure
 
 pytestmark = pytest.mark.integration
@@ -160,3 +162,13 @@ def test_the_alert_notifier_reports_failures_and_flushes_before_a_fatal_exit(sen
     assert by_level["error"]["tags"] == {"boundary": str(E), "error_class": "transient", "worker_id": "worker-9"}
     assert by_level["fatal"]["tags"] == {"boundary": str(E), "error_class": "fatal", "worker_id": "worker-9"}
     assert by_level["fatal"]["exception"]["values"][0]["value"] == "no such table: topic_metrics"
+
+
+def test_a_command_that_fails_reports_the_error_as_fatal(sentry_stub: SentryStub) -> None:
+    env = {**os.environ, "KUKURI_SENTRY_DSN": sentry_stub.dsn, "KUKURI_KAFKA_BROKER": f"kafka://127.0.0.1:{free_loopback_port()}"}
+    result = subprocess.run([sys.executable, "-m", "cli.main", "produce", "--rate", "1", "--topics", "1"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1 and "kafka.broker" in result.stderr
+    [event] = sentry_stub.events()
+    assert event["level"] == "fatal" and event["tags"]["error_class"] in ("transient", "fatal")
+    assert event["tags"]["worker_id"].rsplit("-", 1)[1].isdigit()  # host-pid
