@@ -72,8 +72,8 @@ class DatabaseVersion:
             self._conn = None
 
 
-class SnapshotAnswer(Protocol):
-    """A trending answer (`TrendingTopics`, `TrendingPosts`): its JSON body and what decides how long it holds."""
+class Provenance(Protocol):
+    """Which snapshot an answer comes from: what decides how long it holds."""
 
     @property
     def generated_at(self) -> int: ...
@@ -83,6 +83,10 @@ class SnapshotAnswer(Protocol):
 
     @property
     def stale(self) -> bool: ...
+
+
+class SnapshotAnswer(Provenance, Protocol):
+    """A trending answer (`TrendingTopics`, `TrendingPosts`)."""
 
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -94,7 +98,7 @@ class AnswerLifetime:
     interval_ms: int
     stale_after_ms: int
 
-    def expires_at(self, answer: SnapshotAnswer) -> int | None:
+    def expires_at(self, answer: Provenance) -> int | None:
         """The first epoch ms at which the same question may be answered differently; None: already.
 
         A fresh snapshot's answer holds until the snapshot turns stale; a live fallback's until the

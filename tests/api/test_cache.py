@@ -7,13 +7,11 @@ tests exercise, with another connection committing the way the sink does.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from api.cache import AnswerCache, AnswerLifetime, Built, DatabaseVersion
-from api.models import DataSource
 from tests.api.conftest import Api
 from tests.api.support import boundary, commit, create_db, execute, row
 
@@ -131,21 +129,6 @@ async def test_a_failed_build_is_not_kept(tmp_path: Path) -> None:
         await cache.get("q", flaky)
     assert await cache.get("q", flaky) == b"ok"
     cache.clear()
-
-
-@dataclass
-class Answer:
-    generated_at: int
-    data_source: DataSource
-    stale: bool
-
-
-def test_lifetime_follows_freshness_and_the_fallback_boundary() -> None:
-    e = 1_700_000_100_000
-    assert LIFETIME.expires_at(Answer(e, "metrics", False)) == e + 900_001
-    assert LIFETIME.expires_at(Answer(e, "fallback", False)) == e + 300_000
-    assert LIFETIME.expires_at(Answer(e, "fallback", True)) == e + 300_000
-    assert LIFETIME.expires_at(Answer(e, "metrics", True)) is None
 
 
 async def test_over_http_topic_details_and_new_snapshots_show_on_the_next_request(api: Api) -> None:
