@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from api.cache import AnswerCache, AnswerLifetime, Built, DatabaseVersion
+from streams.events import Event
 from tests.api.conftest import Api
-from tests.api.support import boundary, commit, create_db, execute, row
+from tests.api.support import add_facts, boundary, commit, create_db, execute, row
 
 pytestmark = pytest.mark.integration
 
@@ -145,3 +146,20 @@ async def test_over_http_topic_details_and_new_snapshots_show_on_the_next_reques
     assert [t["topic_id"] for t in (await api.get("/api/trending/topics"))["topics"]] == ["b", "a"]
     posts = await api.get("/api/trending/posts", "topic_ids=a,b")
     assert [t["topic_id"] for t in posts["topics"]] == ["a", "b"]
+
+
+async def test_over_http_a_fallback_answer_gives_way_to_the_next_commit(api: Api) -> None:
+    e = boundary()
+    await create_db(api.db, ["a", "b"])
+    await commit(api.db, boundary(60), [row("a", boundary(60), 1.0)])
+    await add_facts(api.db, [Event("p1", "post", "b", "alice", e - 60_000)])
+
+    live = [await api.get("/api/trending/topics") for _ in range(3)]
+    await commit(api.db, e, [row("a", e, 5.0), row("b", e, 1.0)])
+    fresh = await api.get("/api/trending/topics")
+
+    assert [(body["data_source"], body["stale"]) for body in live] == [("fallback", True)] * 3
+    assert live[0] == live[1] == live[2]
+    assert [t["topic_id"] for t in live[0]["topics"]] == ["b"]
+    assert (fresh["data_source"], fresh["stale"], fresh["generated_at"]) == ("metrics", False, e)
+    assert [t["topic_id"] for t in fresh["topics"]] == ["a", "b"]
