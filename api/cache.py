@@ -131,15 +131,26 @@ Built = tuple[bytes, int | None]  # the serialized answer and until when it hold
 
 
 class AnswerCache:
-    """The serialized answers of the last `size` distinct questions, each for one database state."""
+    """The serialized answers of the most recently asked questions, each for one database state.
+
+    Bounded in bytes, not entries: `/posts` answers carry post contents, and any client can ask for
+    a new `topic_ids` combination, so the least recently asked answers go once `max_bytes` is
+    reached (an answer larger than a quarter of it is never kept).
+    """
 
     def __init__(
-        self, version: DatabaseVersion, lifetime: AnswerLifetime, clock: Callable[[], int], *, size: int = 512
+        self,
+        version: DatabaseVersion,
+        lifetime: AnswerLifetime,
+        clock: Callable[[], int],
+        *,
+        max_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self._version = version
         self._lifetime = lifetime
         self._clock = clock
-        self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._flights: dict[tuple[Hashable, Version], asyncio.Task[Built]] = {}
 
@@ -173,20 +184,30 @@ class AnswerCache:
         body, _ = await asyncio.shield(task)
         return body
 
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
         self._version.close()
 
     async def _build(self, question: Hashable, version: Version, build: Callable[[], Awaitable[Built]]) -> Built:
         body, expires_at = await build()
-        if expires_at is not None and self._clock() < expires_at:
-            current = self._entries.get(question)
-            # A slower build for an older state must not replace a newer one's answer.
-            if current is None or current.version <= version:
-                self._entries[question] = _Entry(body, version, expires_at)
-                self._entries.move_to_end(question)
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
+        if expires_at is None or self._clock() >= expires_at or len(body) > self._max_bytes // 4:
+            return body, expires_at
+        current = self._entries.get(question)
+        # A slower build for an older state must not replace a newer one's answer.
+        if current is None or current.version <= version:
+            if current is not None:
+                self._bytes -= len(current.body)
+            self._entries[question] = _Entry(body, version, expires_at)
+            self._entries.move_to_end(question)
+            self._bytes += len(body)
+            while self._bytes > self._max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted.body)
         return body, expires_at
 
     def _landed(self, flight: tuple[Hashable, Version], task: asyncio.Task[Built]) -> None:

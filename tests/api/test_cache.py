@@ -7,6 +7,7 @@ tests exercise, with another connection committing the way the sink does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,31 @@ async def test_answers_that_hold_for_no_time_are_never_kept(tmp_path: Path) -> N
     build = Builder(expires_at=None)
 
     assert [await cache.get("q", build) for _ in range(3)] == [b"1", b"2", b"3"]
+    cache.clear()
+
+
+async def test_the_least_recently_asked_answers_go_first_once_the_byte_budget_is_full(tmp_path: Path) -> None:
+    db = await create_db(tmp_path / "kukuri.db", ["a"])
+    cache = AnswerCache(DatabaseVersion(db), LIFETIME, Clock(), max_bytes=400)
+    builds: list[str] = []
+
+    def sized(name: str, size: int) -> Callable[[], Awaitable[Built]]:
+        async def build() -> Built:
+            builds.append(name)
+            return name.encode().ljust(size, b" "), 10_000
+        return build
+
+    for name in ("a", "b", "c"):
+        await cache.get(name, sized(name, 100))
+    await cache.get("a", sized("a", 100))  # "a" is now the most recently asked
+    await cache.get("d", sized("d", 100))
+    await cache.get("e", sized("e", 100))  # 500 bytes: "b", the least recently asked, goes
+    await cache.get("huge", sized("huge", 101))  # over a quarter of the budget: answered, not kept
+    for name in ("e", "d", "a", "c", "huge", "b"):
+        await cache.get(name, sized(name, 100))
+
+    assert builds == ["a", "b", "c", "d", "e", "huge", "huge", "b"]
+    assert cache.size_bytes <= 400
     cache.clear()
 
 
