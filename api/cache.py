@@ -52,8 +52,7 @@ class DatabaseVersion:
                 return None
             try:
                 self._conn = sqlite3.connect(
-                    f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None,
-                    check_same_thread=False,
+                    f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None
                 )
             except sqlite3.Error:
                 return None
