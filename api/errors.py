@@ -1,4 +1,4 @@
-"""The one shape of every error the read API answers with (CONTRACT section 7).
+"""The one shape of every error the read API answers with.
 
 Handlers raise `ApiError`; the server's middleware turns it, and anything unexpected, into
 `{"error": {"code", "message"}}` so a client never sees a stack trace.

@@ -9,6 +9,11 @@ limit, and each client gets its own prefix of it.
 Each client has a small bounded queue drained by its own sender task. A client that does not keep up
 fills its queue and is dropped (close code 1013, then the connection is aborted) instead of making
 the poller or the other clients wait for it.
+
+What one process will hold is bounded: at most `max_clients` connections (one more is accepted and
+closed at once with 1013, try again later), client messages of at most `max_message_bytes` (a
+larger one closes the connection with 1009, message too big), and no dead connections: the server
+pings every `heartbeat_seconds` and drops a client that has not answered within half of that.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ log = logging.getLogger("kukuri_trending.api.feed")
 
 # Client messages are `{"limit": N}`; anything larger is not one.
 MAX_CLIENT_MESSAGE = 1024
+DEFAULT_MAX_CLIENTS = 1000
+DEFAULT_HEARTBEAT_SECONDS = 30.0
+FULL_REASON = b"feed is full, try again later"
 
 
 @dataclass(eq=False)
@@ -44,10 +52,22 @@ class _Client:
 
 
 class SnapshotFeed:
-    def __init__(self, reader: TrendingReader, *, poll_interval: float = 0.2, queue_size: int = 8) -> None:
+    def __init__(
+        self,
+        reader: TrendingReader,
+        *,
+        poll_interval: float = 0.2,
+        queue_size: int = 8,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        max_message_bytes: int = MAX_CLIENT_MESSAGE,
+        heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+    ) -> None:
         self._reader = reader
         self._poll_interval = poll_interval
         self._queue_size = queue_size
+        self._max_clients = max_clients
+        self._max_message_bytes = max_message_bytes
+        self._heartbeat = heartbeat_seconds
         self._clients: set[_Client] = set()
         self._latest: TrendingTopics | None = None
         self._problem: ApiError | None = None  # why there is no snapshot to send, if there is none
@@ -60,8 +80,14 @@ class SnapshotFeed:
 
     async def handle(self, request: web.Request, limit: int = DEFAULT_LIMIT) -> web.WebSocketResponse:
         """The WebSocket handler: subscribe, answer `{"limit": N}` messages, unsubscribe on close."""
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_CLIENT_MESSAGE)
+        ws = web.WebSocketResponse(heartbeat=self._heartbeat, max_msg_size=self._max_message_bytes)
         await ws.prepare(request)
+        if len(self._clients) >= self._max_clients:
+            # Upgraded first, so that a browser sees the close code; checked and joined with no await
+            # in between, so concurrent handshakes cannot overshoot the cap.
+            log_event(log, "trending_api.feed_full", logging.WARNING, clients=len(self._clients))
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=FULL_REASON)
+            return ws
         client = _Client(ws, request.transport, asyncio.Queue(self._queue_size), limit)
         client.sender = asyncio.create_task(self._send(client), name="trending-feed-sender")
         self._join(client)

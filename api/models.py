@@ -1,12 +1,28 @@
-"""Typed results of the read API. Field names are the JSON names of CONTRACT section 7."""
+"""Typed results of the read API. Field names are the JSON names of the HTTP API (docs/api.md).
+
+Scores leave the read API rounded to `SCORE_DECIMALS` places, so every surface built on these
+types (HTTP, the live feed, `kukuri-trending top` / `watch`, the dashboard) shows `0.3` where float
+arithmetic made `0.30000000000000004`; the database keeps full precision.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 DataSource = Literal["metrics", "fallback"]
 HealthStatus = Literal["ok", "stale", "missing"]
+
+SCORE_DECIMALS: Final = 6
+
+
+def round_score(score: float) -> float:
+    """`score` to `SCORE_DECIMALS` decimal places (and never `-0.0`).
+
+    >>> round_score(0.1 + 0.2), round_score(2.9999999999999996), round_score(-1e-9)
+    (0.3, 3.0, 0.0)
+    """
+    return round(score, SCORE_DECIMALS) + 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,12 @@ class TrendingTopic:
     replies: int
     bookmarks: int
     participant_delta: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trending_score", round_score(self.trending_score))
+        object.__setattr__(self, "score_6h", round_score(self.score_6h))
+        if self.score_change is not None:
+            object.__setattr__(self, "score_change", round_score(self.score_change))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +106,9 @@ class TrendingPosts:
 class TopicHistory:
     topic_id: str
     score_24h: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "score_24h", tuple(round_score(score) for score in self.score_24h))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
-"""The HTTP side of the read API (CONTRACT section 7): routes, error handling, start and stop.
+"""The HTTP side of the read API (docs/api.md): routes, error handling, start and stop.
 
-Handlers only parse parameters and serialize; what an answer contains is `api.queries`' job. The
-error middleware is the one place that turns failures into `{"error": {"code", "message"}}`, so no
-request is ever answered with a stack trace or an HTML error page.
+Handlers only parse parameters and serialize; what an answer contains is `api.queries`' job, and
+`api.cache` answers repeated questions from memory until the database or the clock changes them.
+The error middleware is the one place that turns failures into `{"error": {"code", "message"}}`,
+so no request is ever answered with a stack trace or an HTML error page.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from api.cache import AnswerCache, AnswerLifetime, DatabaseVersion
 from api.errors import ApiError, error_body
-from api.feed import SnapshotFeed
+from api.feed import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_MAX_CLIENTS, MAX_CLIENT_MESSAGE, SnapshotFeed
 from api.metrics import api_metrics
 from api.params import (
     DEFAULT_LIMIT,
@@ -33,11 +35,14 @@ from api.params import (
 from api.queries import TrendingReader
 from config.settings import Settings
 from observability.logs import log_event
+from sinks.snapshot_writer import now_ms
+from streams.windows import MINUTE_MS
 
 log = logging.getLogger("kukuri_trending.api")
 
 READER: Final = web.AppKey("reader", TrendingReader)
 FEED: Final = web.AppKey("feed", SnapshotFeed)
+ANSWERS: Final = web.AppKey("answers", AnswerCache)
 
 _STATUS_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 # The dashboard's files and their content types; nothing else in the package is served.
@@ -75,14 +80,17 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 async def trending_topics(request: web.Request) -> web.Response:
     check_names(request.query, {"limit"})
     limit = int_param(request.query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    return _json((await request.app[READER].topics(limit)).to_dict())
+    reader = request.app[READER]
+    return _json_body(await request.app[ANSWERS].answer(("topics", limit), lambda: reader.topics(limit)))
 
 
 async def trending_posts(request: web.Request) -> web.Response:
     check_names(request.query, {"topic_ids", "per_topic"})
     per_topic = int_param(request.query, "per_topic", DEFAULT_PER_TOPIC, 1, MAX_PER_TOPIC)
     topic_ids = topic_ids_param(request.query)
-    return _json((await request.app[READER].posts(topic_ids, per_topic)).to_dict())
+    reader = request.app[READER]
+    question = ("posts", topic_ids, per_topic)
+    return _json_body(await request.app[ANSWERS].answer(question, lambda: reader.posts(topic_ids, per_topic)))
 
 
 async def score_history(request: web.Request) -> web.Response:
@@ -118,10 +126,11 @@ async def dashboard_file(request: web.Request) -> web.Response:
     return response
 
 
-def create_app(reader: TrendingReader, feed: SnapshotFeed) -> web.Application:
+def create_app(reader: TrendingReader, feed: SnapshotFeed, answers: AnswerCache) -> web.Application:
     app = web.Application(middlewares=[api_metrics().middleware(), json_errors])
     app[READER] = reader
     app[FEED] = feed
+    app[ANSWERS] = answers
     app.router.add_get("/api/trending/topics", trending_topics)
     app.router.add_get("/api/trending/posts", trending_posts)
     app.router.add_get("/api/trending/history", score_history)
@@ -135,7 +144,11 @@ def create_app(reader: TrendingReader, feed: SnapshotFeed) -> web.Application:
     async def stop_feed(_app: web.Application) -> None:
         await feed.close()
 
+    async def forget_answers(_app: web.Application) -> None:
+        answers.clear()
+
     app.on_shutdown.append(stop_feed)
+    app.on_cleanup.append(forget_answers)
     return app
 
 
@@ -146,6 +159,7 @@ class ApiServer:
     url: str
     reader: TrendingReader
     feed: SnapshotFeed
+    answers: AnswerCache
     _runner: web.AppRunner
 
     async def stop(self) -> None:
@@ -160,11 +174,26 @@ async def start_api_server(
     host: str | None = None,
     port: int | None = None,
     poll_interval: float = 0.2,
+    feed_max_clients: int = DEFAULT_MAX_CLIENTS,
+    feed_max_message_bytes: int = MAX_CLIENT_MESSAGE,
+    feed_heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
 ) -> ApiServer:
-    """Serve the API for `settings.database.path` on host:port (default: settings.api; port 0 picks a free one)."""
+    """Serve the API for `settings.database.path` on host:port (default: settings.api; port 0 picks a free one).
+
+    The `feed_*` limits bound the live feed (see `api.feed`): connections, client message size, and
+    the ping interval after which an unresponsive client is dropped.
+    """
     reader = TrendingReader(settings)
-    feed = SnapshotFeed(reader, poll_interval=poll_interval)
-    runner = web.AppRunner(create_app(reader, feed), access_log=None, handle_signals=False)
+    feed = SnapshotFeed(
+        reader,
+        poll_interval=poll_interval,
+        max_clients=feed_max_clients,
+        max_message_bytes=feed_max_message_bytes,
+        heartbeat_seconds=feed_heartbeat_seconds,
+    )
+    lifetime = AnswerLifetime(settings.interval_ms, settings.metrics.stale_after_minutes * MINUTE_MS)
+    answers = AnswerCache(DatabaseVersion(settings.database.path), lifetime, now_ms)
+    runner = web.AppRunner(create_app(reader, feed, answers), access_log=None, handle_signals=False)
     await runner.setup()
     bind_host = settings.api.host if host is None else host
     try:
@@ -176,7 +205,7 @@ async def start_api_server(
         raise
     bound_port = runner.addresses[0][1]
     url_host = f"[{bind_host}]" if ":" in bind_host else bind_host
-    server = ApiServer(f"http://{url_host}:{bound_port}", reader, feed, runner)
+    server = ApiServer(f"http://{url_host}:{bound_port}", reader, feed, answers, runner)
     log_event(log, "trending_api.started", url=server.url, database=str(settings.database.path))
     return server
 
@@ -189,6 +218,10 @@ async def _no_store(request: web.Request, response: web.StreamResponse) -> None:
 
 def _json(body: dict[str, Any], *, status: int = 200) -> web.Response:
     return web.Response(text=json.dumps(body, separators=(",", ":")), status=status, content_type="application/json")
+
+
+def _json_body(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @functools.cache

@@ -12,10 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
@@ -135,14 +135,22 @@ def _validate(instance: Any, *pointer: str) -> None:
 # ---- the API as its own process -------------------------------------------------------------
 
 @contextmanager
-def api_process(db: Path, *extra_env: tuple[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`kukuri-trending api --port 0` in a subprocess; yields (base URL, process); stops it with SIGTERM."""
+def api_process(
+    db: Path, *extra_env: tuple[str, str], log_file: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`kukuri-trending api --port 0` in a subprocess; yields (base URL, process); stops it with SIGTERM.
+
+    Its log (stderr) is a pipe to read after it stopped, or `log_file` for a process that may log more
+    than a pipe holds (a full pipe would block the server).
+    """
     env = {**os.environ, "KUKURI_DATABASE_PATH": str(db), **dict(extra_env)}
     env.pop("KUKURI_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--log-format", "json", "api", "--port", "0"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    with ExitStack() as opened:  # the child keeps its own copy of the log file's descriptor
+        log: IO[str] | int = subprocess.PIPE if log_file is None else opened.enter_context(log_file.open("w"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "--log-format", "json", "api", "--port", "0"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+        )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if "serving " not in line:

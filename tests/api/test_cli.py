@@ -124,3 +124,29 @@ def test_feed_url_accepts_base_and_feed_urls(given: str, expected: str) -> None:
 def test_the_default_url_reaches_a_wildcard_bind_through_loopback() -> None:
     assert watch_cmd.default_base_url(Settings(api=ApiSettings("0.0.0.0", 8081))) == "http://127.0.0.1:8081"
     assert watch_cmd.default_base_url(Settings(api=ApiSettings("::1", 8082))) == "http://[::1]:8082"
+
+
+@pytest.mark.integration
+def test_top_and_watch_print_rounded_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    e = boundary()
+
+    async def noisy_snapshots() -> Path:
+        db = await create_db(tmp_path / "kukuri.db", ["a"])
+        await commit(db, e - 300_000, [row("a", e - 300_000, 0.1)])
+        await commit(db, e, [row("a", e, 0.1 + 0.2, score_6h=0.7 * 3)])
+        return db
+
+    db = asyncio.run(noisy_snapshots())
+    monkeypatch.setenv("KUKURI_DATABASE_PATH", str(db))
+    monkeypatch.delenv("KUKURI_CONFIG", raising=False)
+
+    assert main(["top", "--json"]) == 0
+    (topic,) = json.loads(capsys.readouterr().out)["topics"]
+    with api_process(db) as (url, _proc):
+        assert asyncio.run(watch_cmd.run(watch_args(url, count=1, json_lines=True), settings_for(db))) == 0
+    (message,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    for shown in (topic, message["topics"][0]):
+        assert (shown["trending_score"], shown["score_6h"], shown["score_change"]) == (0.3, 2.1, 0.2)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from api.server import start_api_server
 from tests.api.conftest import Api
-from tests.api.support import assert_feed_message, boundary, commit, create_db, execute, row
+from tests.api.support import assert_feed_message, boundary, commit, create_db, execute, row, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -149,3 +152,73 @@ async def test_a_client_joining_when_nothing_can_be_served_is_told_why(api: Api)
         assert (await receive(first))["error"]["code"] == "metrics_unavailable"
         async with api.session.ws_connect(url) as second:
             assert (await receive(second))["error"]["code"] == "metrics_unavailable"
+
+
+@pytest.fixture
+async def capped(tmp_path: Path) -> AsyncIterator[Api]:
+    """A real server whose feed holds at most 3 clients, takes 64-byte messages and pings every 0.2 s."""
+    db = tmp_path / "kukuri.db"
+    server = await start_api_server(
+        settings_for(db), port=0, poll_interval=0.05,
+        feed_max_clients=3, feed_max_message_bytes=64, feed_heartbeat_seconds=0.2,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Api(db, server, session)
+    finally:
+        await server.stop()
+
+
+async def test_clients_past_the_cap_are_closed_with_1013_and_a_freed_slot_is_reused(capped: Api) -> None:
+    e = boundary()
+    await create_db(capped.db, ["a"])
+    await commit(capped.db, e, [row("a", e, 0.1 + 0.2)])
+    url = f"{capped.server.url}/api/trending/stream"
+    admitted = [await capped.session.ws_connect(url) for _ in range(3)]
+    try:
+        for ws in admitted:
+            assert (await receive(ws))["generated_at"] == e
+        refused = [await capped.session.ws_connect(url) for _ in range(4)]
+        for ws in refused:
+            closing = await ws.receive(timeout=2)
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert (closing.data, closing.extra) == (aiohttp.WSCloseCode.TRY_AGAIN_LATER, "feed is full, try again later")
+        assert capped.server.feed.client_count == 3
+
+        await admitted.pop().close()
+        async with capped.session.ws_connect(url) as again:
+            snapshot = await receive(again)
+    finally:
+        for ws in admitted:
+            await ws.close()
+
+    assert snapshot["topics"][0]["trending_score"] == 0.3
+
+
+async def test_a_message_over_the_size_cap_closes_with_1009(capped: Api) -> None:
+    e = boundary()
+    await create_db(capped.db, ["a"])
+    await commit(capped.db, e, [row("a", e, 1.0)])
+    async with capped.session.ws_connect(f"{capped.server.url}/api/trending/stream") as ws:
+        await receive(ws)
+        await ws.send_str('{"limit": 1' + " " * 100 + "}")
+        closing = await ws.receive(timeout=2)
+
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
+async def test_a_client_that_does_not_answer_pings_is_dropped(capped: Api) -> None:
+    e = boundary()
+    await create_db(capped.db, ["a"])
+    await commit(capped.db, e, [row("a", e, 1.0)])
+    # autoping=False: the client neither answers pings nor sends anything.
+    async with capped.session.ws_connect(f"{capped.server.url}/api/trending/stream", autoping=False) as ws:
+        await receive(ws)
+        deadline = time.monotonic() + 3
+        while capped.server.feed.client_count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert capped.server.feed.client_count == 0
+        kinds: set[aiohttp.WSMsgType] = set()
+        while not kinds & {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR}:
+            kinds.add((await ws.receive(timeout=2)).type)

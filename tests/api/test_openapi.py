@@ -26,7 +26,7 @@ async def test_the_document_is_served(api: Api) -> None:
 
 
 async def test_the_document_lists_every_route_and_no_other(api: Api) -> None:
-    app = create_app(api.server.reader, api.server.feed)
+    app = create_app(api.server.reader, api.server.feed, api.server.answers)
     served = {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()

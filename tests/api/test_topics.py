@@ -1,8 +1,9 @@
-"""GET /api/trending/topics against a real server and a real SQLite file (CONTRACT section 7)."""
+"""GET /api/trending/topics against a real server and a real SQLite file."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -194,3 +195,26 @@ async def test_an_unexpected_failure_is_a_json_500_without_a_trace(api: Api, mon
     body = await api.get("/api/trending/topics", status=500)
 
     assert body == {"error": {"code": "internal_error", "message": "internal server error"}}
+
+
+async def test_scores_are_rounded_to_six_places_and_the_database_keeps_full_precision(api: Api) -> None:
+    e = boundary()
+    noisy = 0.1 + 0.2  # 0.30000000000000004
+    await create_db(api.db, ["a", "b"])
+    await commit(api.db, e - 300_000, [row("a", e - 300_000, 0.1), row("b", e - 300_000, 1.0)])
+    await commit(api.db, e, [row("a", e, noisy, score_6h=0.7 * 3), row("b", e, 1.0 / 3)])
+
+    async with api.session.get(f"{api.server.url}/api/trending/topics") as response:
+        text = await response.text()
+    body = await api.get("/api/trending/topics")
+    history = await api.get("/api/trending/history", "topic_ids=a,b")
+
+    assert "0000000" not in text and "9999999" not in text
+    assert [(t["trending_score"], t["score_6h"], t["score_change"]) for t in body["topics"]] == [
+        (0.333333, 0.0, -0.666667),
+        (0.3, 2.1, 0.2),
+    ]
+    assert [t["score_24h"] for t in history["topics"]] == [[0.1, 0.3], [1.0, 0.333333]]
+    with sqlite3.connect(api.db) as conn:
+        stored = conn.execute("SELECT score_24h FROM topic_metrics WHERE topic_id = 'a' AND window_end = ?", (e,))
+        assert stored.fetchone() == (noisy,)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
@@ -95,6 +96,20 @@ def rendered_rows(driver: WebDriver) -> list[dict[str, str]]:
     """)
 
 
+def rendered_rows_without_sparks(driver: WebDriver) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "spark_points"} for r in rendered_rows(driver)]
+
+
+def shown_numbers(driver: WebDriver) -> str:
+    """Every text and accessible label of the topic table (scores appear in titles and sparkline labels too)."""
+    return driver.execute_script("""
+        const table = document.getElementById('topic-rows');
+        const labels = [...table.querySelectorAll('[title], [aria-label]')]
+            .map(node => `${node.getAttribute('title') || ''} ${node.getAttribute('aria-label') || ''}`);
+        return [table.textContent, ...labels].join(' ');
+    """)
+
+
 def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str]]:
     def change(value: float | None) -> str:
         if value is None:
@@ -152,7 +167,7 @@ def test_the_dashboard_shows_the_api_and_follows_new_snapshots(browser: WebDrive
         wait_for(browser, f"return document.body.dataset.historyFor === '{e}'")
         api_body = get_json(f"{url}/api/trending/topics?limit=10")
         shown = rendered_rows(browser)
-        assert [{k: v for k, v in r.items() if k != "spark_points"} for r in shown] == expected_rows(api_body)
+        assert rendered_rows_without_sparks(browser) == expected_rows(api_body)
         assert all(r["spark_points"] == 6 for r in shown if r["topic_id"] != "ml")
         assert browser.find_element("id", "connection-label").text == "Live"
         assert browser.find_element("id", "health-status").text == "Healthy"
@@ -160,15 +175,19 @@ def test_the_dashboard_shows_the_api_and_follows_new_snapshots(browser: WebDrive
         assert not browser.find_element("id", "stale-banner").is_displayed()
         save_screenshots(browser, "dashboard")
 
-        # A new snapshot, committed by another process, shows up without a reload.
+        # A new snapshot, committed by another process, shows up without a reload; its scores carry
+        # float noise (0.1 + 0.2), which no part of the page may show.
         browser.execute_script("window.notReloaded = true")
         nxt = e + 300_000
-        run(commit(db, nxt, [row(t, nxt, 30.0 - i, posts_24h=40 - i) for i, t in enumerate(reversed(NAMES))]))
+        noisy = [row(t, nxt, 30.0 - i + 0.1 + 0.2, score_6h=0.1 * 3 * i, posts_24h=40 - i)
+                 for i, t in enumerate(reversed(NAMES))]
+        run(commit(db, nxt, noisy))
         wait_for(browser, f"return document.body.dataset.historyFor === '{nxt}'", timeout=5)
         assert browser.execute_script("return window.notReloaded") is True
         api_after = get_json(f"{url}/api/trending/topics?limit=10")
-        assert [r["topic_id"] for r in rendered_rows(browser)] == [t["topic_id"] for t in api_after["topics"]]
+        assert rendered_rows_without_sparks(browser) == expected_rows(api_after)
         assert [t["topic_id"] for t in api_after["topics"]] == list(reversed(NAMES))[:10]
+        assert not re.search(r"\d\.\d{3}", shown_numbers(browser))
 
 
 def test_stale_data_raises_the_banner(browser: WebDriver, tmp_path: Path) -> None:
