@@ -21,7 +21,7 @@ from aiohttp import web
 
 from api.cache import AnswerCache, AnswerLifetime, DatabaseVersion
 from api.errors import ApiError, error_body
-from api.feed import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_MAX_CLIENTS, MAX_CLIENT_MESSAGE, SnapshotFeed
+from api.feed import SnapshotFeed
 from api.metrics import api_metrics
 from api.params import (
     DEFAULT_LIMIT,
@@ -174,22 +174,24 @@ async def start_api_server(
     host: str | None = None,
     port: int | None = None,
     poll_interval: float = 0.2,
-    feed_max_clients: int = DEFAULT_MAX_CLIENTS,
-    feed_max_message_bytes: int = MAX_CLIENT_MESSAGE,
-    feed_heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
+    feed_max_clients: int | None = None,
+    feed_max_message_bytes: int | None = None,
+    feed_heartbeat_seconds: float | None = None,
 ) -> ApiServer:
     """Serve the API for `settings.database.path` on host:port (default: settings.api; port 0 picks a free one).
 
     The `feed_*` limits bound the live feed (see `api.feed`): connections, client message size, and
-    the ping interval after which an unresponsive client is dropped.
+    the ping interval after which an unresponsive client is dropped; by default `settings.api`'s.
     """
     reader = TrendingReader(settings)
     feed = SnapshotFeed(
         reader,
         poll_interval=poll_interval,
-        max_clients=feed_max_clients,
-        max_message_bytes=feed_max_message_bytes,
-        heartbeat_seconds=feed_heartbeat_seconds,
+        max_clients=settings.api.feed_max_clients if feed_max_clients is None else feed_max_clients,
+        max_message_bytes=(settings.api.feed_max_message_bytes if feed_max_message_bytes is None
+                           else feed_max_message_bytes),
+        heartbeat_seconds=(settings.api.feed_heartbeat_seconds if feed_heartbeat_seconds is None
+                           else feed_heartbeat_seconds),
     )
     lifetime = AnswerLifetime(settings.interval_ms, settings.metrics.stale_after_minutes * MINUTE_MS)
     answers = AnswerCache(DatabaseVersion(settings.database.path), lifetime, now_ms)

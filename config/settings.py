@@ -139,6 +139,11 @@ class ApiSettings:
 
     host: str = setting("127.0.0.1", "address the read API binds")
     port: int = setting(8080, "port of the read API; 0 picks a free one")
+    feed_max_clients: int = setting(
+        1000, "live feed connections served at once; one more is closed with code 1013 (try again later)")
+    feed_max_message_bytes: int = setting(1024, "largest message a feed client may send; larger closes with 1009")
+    feed_heartbeat_seconds: float = setting(
+        30.0, "the feed pings each client this often and drops one that does not answer within half of it")
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,9 @@ ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
     ("KUKURI_DATABASE_PATH", "database.path"),
     ("KUKURI_API_HOST", "api.host"),
     ("KUKURI_API_PORT", "api.port"),
+    ("KUKURI_API_FEED_MAX_CLIENTS", "api.feed_max_clients"),
+    ("KUKURI_API_FEED_MAX_MESSAGE_BYTES", "api.feed_max_message_bytes"),
+    ("KUKURI_API_FEED_HEARTBEAT_SECONDS", "api.feed_heartbeat_seconds"),
     ("KUKURI_STATE_DIR", "stream.data_dir"),
 )
 
@@ -449,7 +457,13 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
     d.reject_unknown()
 
     a = _section(raw, "api")
-    api = ApiSettings(host=a.string("host", "127.0.0.1"), port=a.integer("port", 8080, low=0, high=65535))
+    api = ApiSettings(
+        host=a.string("host", "127.0.0.1"),
+        port=a.integer("port", 8080, low=0, high=65535),
+        feed_max_clients=a.integer("feed_max_clients", 1000, low=1),
+        feed_max_message_bytes=a.integer("feed_max_message_bytes", 1024, low=1),
+        feed_heartbeat_seconds=a.number("feed_heartbeat_seconds", 30.0, low=0.0, exclusive_low=True),
+    )
     if not metrics.bind_host:
         raise ConfigError("metrics.bind_host: must not be empty")
     if not api.host:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from api.server import start_api_server
+from config.settings import ApiSettings
 from tests.api.conftest import Api
 from tests.api.support import assert_feed_message, boundary, commit, create_db, execute, row, settings_for
 
@@ -156,12 +158,11 @@ async def test_a_client_joining_when_nothing_can_be_served_is_told_why(api: Api)
 
 @pytest.fixture
 async def capped(tmp_path: Path) -> AsyncIterator[Api]:
-    """A real server whose feed holds at most 3 clients, takes 64-byte messages and pings every 0.2 s."""
+    """A real server whose feed holds at most 3 clients, takes 64-byte messages and pings every 0.2 s,
+    configured through the `[api]` settings."""
     db = tmp_path / "kukuri.db"
-    server = await start_api_server(
-        settings_for(db), port=0, poll_interval=0.05,
-        feed_max_clients=3, feed_max_message_bytes=64, feed_heartbeat_seconds=0.2,
-    )
+    limits = ApiSettings(feed_max_clients=3, feed_max_message_bytes=64, feed_heartbeat_seconds=0.2)
+    server = await start_api_server(replace(settings_for(db), api=limits), port=0, poll_interval=0.05)
     try:
         async with aiohttp.ClientSession() as session:
             yield Api(db, server, session)
