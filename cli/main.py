@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import importlib
 import inspect
+import logging
 import os
 import socket
 import sys
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LONG_RUNNING = frozenset({"run", "worker", "api"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -110,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from observability.logs import setup_logging
 
     setup_logging(args.log_format, args.log_level)
+    if args.command not in LONG_RUNNING and not debug:
+        # A one-shot command reports a broker it cannot reach in its own one line; aiokafka's
+        # connection errors would only repeat it.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     if settings.alerts.sentry_dsn:
         from observability.error_reports import init_error_reports
 

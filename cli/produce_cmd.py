@@ -12,7 +12,7 @@ from cli.args import add_command, int_between, positive_float
 from cli.broker_address import NoBrokerError, resolve_bootstrap
 from cli.errors import OperatorError, require_database
 from config.settings import Settings
-from producer.sender import EventProducer, SyntheticTraffic, new_producer, send_records
+from producer.sender import EventProducer, SyntheticTraffic, running_producer, send_records
 from producer.synthetic import TrafficGenerator
 from streams.events import Event, InvalidEvent, parse_event
 
@@ -51,19 +51,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await _send_file(args, settings, bootstrap)
     if args.app_db:
         require_database(settings)
-    producer = new_producer(bootstrap)
-    await producer.start()
-    traffic = SyntheticTraffic(
-        producer, settings.kafka.events_topic, TrafficGenerator(args.topics, seed=args.seed),
-        app_db=settings.database.path if args.app_db else None, seed=args.seed,
-    )
-    try:
+    async with running_producer(bootstrap) as producer:
+        traffic = SyntheticTraffic(
+            producer, settings.kafka.events_topic, TrafficGenerator(args.topics, seed=args.seed),
+            app_db=settings.database.path if args.app_db else None, seed=args.seed,
+        )
         await traffic.prepare_app_db()
         if args.history:
             await traffic.history(args.history, 24, int(time.time() * 1000))
         await traffic.live(args.rate, args.duration)
-    finally:
-        await producer.stop()
     _report(args, {"sent": traffic.stats.sent, "facts": traffic.stats.facts, "seconds": round(traffic.stats.seconds, 2)})
     return 0
 
@@ -71,12 +67,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _send_file(args: argparse.Namespace, settings: Settings, bootstrap: str) -> int:
     lines = _read_lines(args.file)
     if args.raw:
-        producer = new_producer(bootstrap)
-        await producer.start()
-        try:
-            sent = await send_records(producer, settings.kafka.events_topic, ((_topic_key(line), line) for _, line in lines))
-        finally:
-            await producer.stop()
+        async with running_producer(bootstrap) as raw_producer:
+            sent = await send_records(
+                raw_producer, settings.kafka.events_topic, ((_topic_key(line), line) for _, line in lines))
     else:
         events = _validate(args.file, lines, settings.stream.max_clock_skew_seconds * 1000)
         async with EventProducer(bootstrap, settings.kafka.events_topic) as producer:

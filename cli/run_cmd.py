@@ -28,7 +28,7 @@ from cli.errors import check_database_location
 from cli.worker_runtime import prepare, run_worker
 from config.settings import Settings
 from observability.logs import log_event
-from producer.sender import SyntheticTraffic, new_producer
+from producer.sender import SyntheticTraffic, running_producer
 from producer.synthetic import TrafficGenerator
 from reconcile.gaps import fill_gaps
 
@@ -102,9 +102,7 @@ async def _seed(settings: Settings, bootstrap: str, args: argparse.Namespace) ->
     await prepare(settings, bootstrap)
     if not args.demo_history:
         return
-    producer = new_producer(bootstrap)
-    await producer.start()
-    try:
+    async with running_producer(bootstrap) as producer:
         traffic = SyntheticTraffic(producer, settings.kafka.events_topic, TrafficGenerator(args.demo_topics, seed=7),
                                    app_db=settings.database.path, seed=7)
         await traffic.prepare_app_db()
@@ -114,5 +112,3 @@ async def _seed(settings: Settings, bootstrap: str, args: argparse.Namespace) ->
         # sparklines and score changes have a history from the first minute.
         gaps = await fill_gaps(settings)
         log_event(log, "trending_demo.history_snapshots", boundaries=len(gaps.gaps))
-    finally:
-        await producer.stop()

@@ -7,7 +7,8 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +36,18 @@ class SendStats:
 
 def new_producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=64 * 1024, acks="all")
+
+
+@asynccontextmanager
+async def running_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A started batching producer, closed on the way out even when it could not start
+    (aiokafka keeps its connections and logs "Unclosed AIOKafkaProducer" otherwise)."""
+    producer = new_producer(bootstrap)
+    try:
+        await producer.start()
+        yield producer
+    finally:
+        await producer.stop()
 
 
 async def send_records(producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:

@@ -69,8 +69,10 @@ def test_worker_waits_for_a_stopped_broker_then_names_the_setting(
 @pytest.mark.integration
 def test_produce_to_a_stopped_broker(tmp_path: Path, stopped_broker: dict[str, str]) -> None:
     (tmp_path / "events.jsonl").write_bytes(EVENT)
-    line = one_line_failure(cli(tmp_path, "produce", "--file", "events.jsonl", env=stopped_broker))
+    done = cli(tmp_path, "produce", "--file", "events.jsonl", env=stopped_broker)
+    line = one_line_failure(done)
     assert "cannot reach the Kafka broker" in line and BROKER in line
+    assert done.stderr.strip() == line  # no aiokafka log lines or "Unclosed AIOKafkaProducer" beside it
 
 
 @pytest.mark.integration
