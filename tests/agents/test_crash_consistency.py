@@ -36,9 +36,17 @@ SEED = 8_2
 
 
 def known_stream(boundary: int, seed: int, facts: int, topics: int) -> list[Event]:
-    """Synthetic facts as a broker receives them: duplicates, reordering, deletes before targets."""
+    """Synthetic facts as a broker receives them: duplicates, reordering, and every fourth delete
+    moved right before its target (a delete that arrives first must cancel the target on arrival)."""
     actions = TrafficGenerator(topics, seed=seed).actions(boundary - 40 * HOUR_MS, boundary, facts)
-    return list(delivery(actions, random.Random(seed), duplicates=0.05))
+    events = list(delivery(actions, random.Random(seed), duplicates=0.05))
+    for delete in [e for e in events if e.kind == "delete"][::4]:
+        target = next((i for i, e in enumerate(events)
+                       if e.topic_id == delete.topic_id and e.event_id == delete.target_id), None)
+        if target is not None and events.index(delete) > target:
+            events.remove(delete)
+            events.insert(target, delete)
+    return events
 
 
 def deletes_before_targets(events: list[Event]) -> int:

@@ -34,6 +34,7 @@ STILL_RUNNING_SECONDS = 3.0
 
 STOPS_ON_FILE_SYSTEM_ERRORS = pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason=(
         "sinks/failures.py _sqlite_class() classifies SQLITE_FULL and SQLITE_IOERR_WRITE as fatal, so "
         "SnapshotService.run_boundary (agents/snapshot_service.py) stops the worker through on_fatal "
@@ -43,6 +44,7 @@ STOPS_ON_FILE_SYSTEM_ERRORS = pytest.mark.xfail(
 )
 WRITES_INTO_THE_UNLINKED_FILE = pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason=(
         "SnapshotService.on_start (agents/snapshot_service.py) and HeartbeatService._beat (agents/heartbeat.py) "
         "open one connection for the worker's life and never check that the path still names that file: "
@@ -56,6 +58,15 @@ WRITES_INTO_THE_UNLINKED_FILE = pytest.mark.xfail(
 def hook() -> Iterator[ThreadedReceiver]:
     with ThreadedReceiver() as receiver:
         yield receiver
+
+
+@pytest.fixture
+def watchers() -> Iterator[list[SnapshotWatcher]]:
+    """Reader threads started by the test, stopped even when it fails half-way."""
+    started: list[SnapshotWatcher] = []
+    yield started
+    for watcher in started:
+        watcher.stop()
 
 
 @pytest.fixture
@@ -111,7 +122,7 @@ class Scenario:
         return took
 
 
-def start(env: TrendingEnv, hook: ThreadedReceiver, db: Path, seed: int) -> Scenario:
+def start(env: TrendingEnv, hook: ThreadedReceiver, db: Path, seed: int, watchers: list[SnapshotWatcher]) -> Scenario:
     env.db = db
     configure(
         env,
@@ -130,14 +141,16 @@ def start(env: TrendingEnv, hook: ThreadedReceiver, db: Path, seed: int) -> Scen
     assert env.snapshot(boundary) == expected_rows(before, boundary)
     watcher = SnapshotWatcher(db)
     watcher.start()
+    watchers.append(watcher)
     return Scenario(env, hook, worker, boundary, before, during, watcher)
 
 
 @STOPS_ON_FILE_SYSTEM_ERRORS
 def test_a_full_file_system_fails_the_snapshot_until_space_is_freed(
-    trending_env: TrendingEnv, hook: ThreadedReceiver, small_fs: Path
+    trending_env: TrendingEnv, hook: ThreadedReceiver, small_fs: Path,
+    watchers: list[SnapshotWatcher],
 ) -> None:
-    scenario = start(trending_env, hook, small_fs / "kukuri.db", seed=41)
+    scenario = start(trending_env, hook, small_fs / "kukuri.db", seed=41, watchers=watchers)
     filler = fill(small_fs)
     alerted = scenario.under_fault()
     errors = [line["error"] for line in log_events(trending_env, FAILED)]
@@ -160,10 +173,11 @@ def backup(db: Path, to: Path) -> Path:
 @WRITES_INTO_THE_UNLINKED_FILE
 @pytest.mark.parametrize("fault", ["deleted", "replaced_by_a_non_database"])
 def test_a_deleted_or_replaced_database_file_is_noticed_and_the_restored_one_is_written(
-    trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path, fault: str
+    trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path, fault: str,
+    watchers: list[SnapshotWatcher],
 ) -> None:
     db = tmp_path / "db" / "kukuri.db"
-    scenario = start(trending_env, hook, db, seed=42)
+    scenario = start(trending_env, hook, db, seed=42, watchers=watchers)
     saved = backup(db, tmp_path / "backup.db")  # what an operator restores afterwards
     for path in database_files(db):
         path.unlink(missing_ok=True)
@@ -181,10 +195,11 @@ def test_a_deleted_or_replaced_database_file_is_noticed_and_the_restored_one_is_
 
 @STOPS_ON_FILE_SYSTEM_ERRORS
 def test_a_read_only_database_file_fails_the_snapshot_until_writable_again(
-    trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path
+    trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path,
+    watchers: list[SnapshotWatcher],
 ) -> None:
     db = tmp_path / "db" / "kukuri.db"
-    scenario = start(trending_env, hook, db, seed=43)
+    scenario = start(trending_env, hook, db, seed=43, watchers=watchers)
     locked = database_files(db)[:2]  # never the -shm file: SQLite maps it, a write would be SIGBUS
     set_immutable(locked, True)
     try:
