@@ -82,7 +82,7 @@ def test_sigkill_at_random_points_never_shows_a_partial_snapshot(trending_env: T
     feeder = Feeder(env, events, rate=40)
     feeder.start()
     kills = ["backlog", "materialize", "startup_snapshot", "backlog", "materialize", "backlog", "startup_snapshot"]
-    killed_at = []
+    killed_at: list[tuple[str, float, int]] = []
     try:
         for mode in kills:
             started = time.monotonic()
