@@ -54,9 +54,11 @@ class Alert:
     def text(self, instance: str) -> str:
         since = _since(self.last_success_ms, self.at_ms)
         if self.kind == "failing":
+            streak = ("once" if self.consecutive_failures == 1
+                      else f"{self.consecutive_failures} times in a row")
             return (
                 f":rotating_light: kukuri-trending on {instance}: the trending metrics job failed "
-                f"{self.consecutive_failures} times in a row. Last error: {self.error}. Last success: {since}. "
+                f"{streak}. Last error: {self.error}. Last success: {since}. "
                 f"Triage: {RUNBOOK}#kukuritrendingjobfailing"
             )
         if self.kind == "fatal":

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from config.settings import AlertSettings
 from observability.alerts import (
+    Alert,
     AlertNotifier,
     IncidentTracker,
     WebhookSender,
@@ -288,3 +289,8 @@ def test_more_rows_than_the_ttl_explains_warn_beyond_the_margin(caplog: pytest.L
     [(_, fields)] = logged(caplog, "trending_metrics_job.table_size_warning")
     assert fields["reason"] == "more rows than the snapshots inside the TTL explain"
     assert (fields["rows"], fields["expected_rows"], fields["row_limit"]) == (limit + 1, expected, limit)
+
+
+def test_a_single_failure_reads_once_not_one_times() -> None:
+    alert = Alert(kind="failing", at_ms=T0, consecutive_failures=1, last_success_ms=None, error="boom")
+    assert "failed once." in alert.text("w") and "1 times" not in alert.text("w")
