@@ -6,6 +6,7 @@ work. Faust's own web server stays off: nothing here listens on a non-loopback a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -89,12 +90,13 @@ def build_worker(
         os.kill(os.getpid(), signal.SIGTERM)
 
     snapshots: SnapshotService
-    ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
+    state_lock = asyncio.Lock()  # batches, restores, rebalances and the reconciliation's folds
+    ingest = IngestService(settings, bootstrap, state, streams, state_lock=state_lock, load_from_app_db=load,
                            on_barrier=lambda request: _materialize(snapshots, request), on_fatal=stop_on_fatal)
 
     snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
-    reconciler = ReconcileService(settings, state, lambda: ingest.assigned)
+    reconciler = ReconcileService(settings, state, lambda: ingest.assigned, state_lock)
     services: list[mode.Service] = [ingest, snapshots, heartbeat, reconciler, *extra_services]
     if settings.metrics.prometheus_port:
         services.append(MetricsEndpoint(settings.metrics.prometheus_port, settings.metrics.bind_host))
