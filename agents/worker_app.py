@@ -7,6 +7,7 @@ work. Faust's own web server stays off: nothing here listens on a non-loopback a
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -43,6 +44,13 @@ class Worker:
     fatal_errors: list[BaseException]
 
 
+# The window state is millions of long-lived objects (tallies, author reference counts). At the
+# default gen-0 threshold (700 allocations) the cyclic collector runs every few hundred events and
+# its full collections grow with the state: measured at 100k topics, 3 to 4 times the collector
+# time of this setting, about a fifth of the fold's CPU. The state forms no reference cycles.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -55,6 +63,7 @@ def build_worker(
     extra_services: Iterable[mode.Service] = (),
 ) -> Worker:
     """Wire a worker against the broker at `bootstrap` (host:port list)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     worker_id = new_worker_id()
     windows = window_set(settings.metrics.extra_windows)
     retention = retention_ms(windows, settings.stream.late_grace_minutes * 60_000)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+from rocksdict import BlockBasedOptions, Options, Rdict, ReadOptions, WriteBatch
 
 
 class StoreError(OSError):
@@ -97,6 +97,11 @@ class RocksStore:
         path.mkdir(parents=True, exist_ok=True)
         options = Options(raw_mode=True)
         options.create_if_missing(True)
+        # Most identity lookups are for new facts, i.e. misses: a bloom filter answers those without
+        # reading the blocks of every level.
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)
+        options.set_block_based_table_factory(table)
         self._path = path
         self._db = Rdict(str(path), options)
 
