@@ -37,9 +37,6 @@ class Tally:
         self.participants: dict[str, int] = {}
         self._counts: WindowCounts | None = None
 
-    def add_fact(self, kind: str, author: str, sign: int) -> None:
-        self.add(*_CONTRIBUTION_TUPLES[kind][:4], author, *_CONTRIBUTION_TUPLES[kind][4:], sign)
-
     def add(self, posts: int, replies: int, boosts: int, bookmarks: int, author: str,
             authored: bool | int, participated: bool | int, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one author's contribution."""
