@@ -54,7 +54,8 @@ def fold_records(
     folded), are skipped. Raises only infrastructure faults; nothing is checkpointed here.
     """
     result = FoldResult()
-    by_partition: dict[int, list[tuple[ConsumerRecord, Event]]] = {}
+    # Per partition, its valid events and, at the same index, the records they came from.
+    by_partition: dict[int, tuple[list[Event], list[ConsumerRecord]]] = {}
     last: dict[int, ConsumerRecord] = {}
     for record in records:
         partition = state.partitions.get(record.partition)
@@ -71,9 +72,13 @@ def fold_records(
         except InvalidEvent as exc:
             result.rejected.append((record, exc))
             continue
-        by_partition.setdefault(record.partition, []).append((record, event))
-    for p, decoded in by_partition.items():
-        _fold_partition(state.partitions[p], decoded, result)
+        decoded = by_partition.get(record.partition)
+        if decoded is None:
+            decoded = by_partition[record.partition] = ([], [])
+        decoded[0].append(event)
+        decoded[1].append(record)
+    for p, (events, sources) in by_partition.items():
+        _fold_partition(state.partitions[p], events, sources, result)
     for p, record in last.items():
         result.next_offsets[p] = record.offset + 1
         result.last_records[p] = fingerprint(record)
@@ -82,24 +87,26 @@ def fold_records(
     return result
 
 
-def _fold_partition(partition: PartitionState, decoded: list[tuple[ConsumerRecord, Event]], result: FoldResult) -> None:
+def _fold_partition(
+    partition: PartitionState, events: list[Event], sources: list[ConsumerRecord], result: FoldResult
+) -> None:
     counts = result.counts
     newest = result.newest_event_time
     try:
-        partition.prefetch(event for _, event in decoded)
+        partition.prefetch(events)
     except Exception as exc:
         if is_infrastructure_fault(exc):
             raise
         # Only a speed-up: without it, `apply` reads each identity itself.
         log_event(log, "trending_stream.prefetch_failed", level=logging.WARNING, error=repr(exc))
     apply = partition.apply
-    for record, event in decoded:
+    for i, event in enumerate(events):
         try:
             outcome = apply(event)
         except Exception as exc:
             if is_infrastructure_fault(exc):
                 raise
-            _reject_unprocessable(record, exc, result)
+            _reject_unprocessable(sources[i], exc, result)
             continue
         counts[(event.kind, outcome)] += 1
         if event.created_at > newest:
