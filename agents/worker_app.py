@@ -1,4 +1,5 @@
-"""The faust application of one worker: ingest, sink timer and heartbeat as services of one app.
+"""The faust application of one worker: ingest, the snapshot timer, heartbeats and the scheduled
+reconciliation as services of one app, sharing one window state and one lock over it.
 
 Faust owns the lifecycle (start-up order, signal handling, graceful stop); the services own the
 work. Faust's own web server stays off: nothing here listens on a non-loopback address.
