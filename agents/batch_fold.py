@@ -24,8 +24,9 @@ from agents.control import MATERIALIZE, MaterializeRequest, control_kind, decode
 from agents.isolation import is_infrastructure_fault
 from broker.records import Fingerprint, fingerprint
 from observability.logs import log_event
+from observability.metrics import EventResult
 from streams.aggregation import PartitionState
-from streams.events import Event, InvalidEvent, parse_event
+from streams.events import DeadLetterReason, Event, InvalidEvent, parse_event
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.ingest")
@@ -33,7 +34,7 @@ log = logging.getLogger("kukuri_trending.ingest")
 
 @dataclass
 class FoldResult:
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    counts: Counter[tuple[str, EventResult]] = field(default_factory=Counter)
     """(kind, result) -> events; dead letters count as ("invalid", "dead_lettered")."""
     rejected: list[tuple[ConsumerRecord, InvalidEvent]] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
@@ -41,7 +42,7 @@ class FoldResult:
     barriers: list[tuple[int, MaterializeRequest]] = field(default_factory=list)
     newest_event_time: int = 0
 
-    def dead_letter_reasons(self) -> Counter[str]:
+    def dead_letter_reasons(self) -> Counter[DeadLetterReason]:
         return Counter(error.reason for _, error in self.rejected)
 
 

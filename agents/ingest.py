@@ -168,9 +168,9 @@ class IngestService(mode.Service):
             # A dead-lettered event must be on the DLQ before its offset is checkpointed.
             await self._dead_letters.write([DeadLetter.of(record, error) for record, error in result.rejected])
         self.stream_state.checkpoint(result.next_offsets, result.last_records)
-        self.metrics.add_events(result.counts)  # type: ignore[arg-type]
+        self.metrics.add_events(result.counts)
         if result.rejected:
-            self.metrics.add_dead_letters(result.dead_letter_reasons())  # type: ignore[arg-type]
+            self.metrics.add_dead_letters(result.dead_letter_reasons())
         self.gauges.saw_events_until(result.newest_event_time)
         self._barriers_read.extend(result.barriers)
 
