@@ -3,12 +3,15 @@ boundary, compare the latest snapshot with the app database and repair it.
 
 When the stream's snapshot was wrong, the facts it missed are also folded into the stream's own
 state from the app database (identity dedupe skips everything it already has), so the next
-snapshots are right too instead of repeating the same gap. Only the worker that owns partition 0
-runs it, so several workers do not repeat the work.
+snapshots are right too instead of repeating the same gap. That fold takes the worker's state
+lock, the one batches, restores and rebalances hold, so it never interleaves with a batch or
+touches a partition that is changing hands; it is checkpointed before the lock is released. Only
+the worker that owns partition 0 runs it, so several workers do not repeat the work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -32,11 +35,13 @@ DELAY_AFTER_BOUNDARY_MS = 60_000
 
 
 class ReconcileService(mode.Service):
-    def __init__(self, settings: Settings, state: StreamState, assigned: Callable[[], list[int]], **kwargs: Any):
+    def __init__(self, settings: Settings, state: StreamState, assigned: Callable[[], list[int]],
+                 state_lock: asyncio.Lock | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.settings = settings
         self.stream_state = state
         self.assigned = assigned
+        self.state_lock = state_lock or asyncio.Lock()  # the worker passes the ingest's lock
 
     @mode.Service.task
     async def _schedule(self) -> None:
@@ -67,7 +72,14 @@ class ReconcileService(mode.Service):
         log_event(log, "trending_reconcile.completed", window_end=result.boundary, clean=diff.clean,
                   repaired=result.repaired, duration_ms=result.duration_ms)
         if not diff.clean and self.settings.stream.bootstrap_from_app_db:
-            added = 0
+            added = await self.repair_stream_state()
+            log_event(log, "trending_reconcile.stream_state_repaired", facts_added=added)
+
+    async def repair_stream_state(self) -> int:
+        """Fold the app database's facts into every held partition; returns how many counted."""
+        added = 0
+        async with self.state_lock:
             for partition in list(self.stream_state.partitions.values()):
                 added += await load_partition_from_app_db(self.settings, partition)
-            log_event(log, "trending_reconcile.stream_state_repaired", facts_added=added)
+            self.stream_state.checkpoint({})
+        return added

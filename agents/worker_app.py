@@ -1,4 +1,5 @@
-"""The faust application of one worker: ingest, sink timer and heartbeat as services of one app.
+"""The faust application of one worker: ingest, the snapshot timer, heartbeats and the scheduled
+reconciliation as services of one app, sharing one window state and one lock over it.
 
 Faust owns the lifecycle (start-up order, signal handling, graceful stop); the services own the
 work. Faust's own web server stays off: nothing here listens on a non-loopback address.
@@ -6,6 +7,8 @@ work. Faust's own web server stays off: nothing here listens on a non-loopback a
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import signal
 import socket
@@ -42,6 +45,13 @@ class Worker:
     fatal_errors: list[BaseException]
 
 
+# The window state is millions of long-lived objects (tallies, author reference counts). At the
+# default gen-0 threshold (700 allocations) the cyclic collector runs every few hundred events and
+# its full collections grow with the state: measured at 100k topics, 3 to 4 times the collector
+# time of this setting, about a fifth of the fold's CPU. The state forms no reference cycles.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -54,6 +64,7 @@ def build_worker(
     extra_services: Iterable[mode.Service] = (),
 ) -> Worker:
     """Wire a worker against the broker at `bootstrap` (host:port list)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     worker_id = new_worker_id()
     windows = window_set(settings.metrics.extra_windows)
     retention = retention_ms(windows, settings.stream.late_grace_minutes * 60_000)
@@ -89,12 +100,13 @@ def build_worker(
         os.kill(os.getpid(), signal.SIGTERM)
 
     snapshots: SnapshotService
-    ingest = IngestService(settings, bootstrap, state, streams, load_from_app_db=load,
+    state_lock = asyncio.Lock()  # batches, restores, rebalances and the reconciliation's folds
+    ingest = IngestService(settings, bootstrap, state, streams, state_lock=state_lock, load_from_app_db=load,
                            on_barrier=lambda request: _materialize(snapshots, request), on_fatal=stop_on_fatal)
 
     snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
-    reconciler = ReconcileService(settings, state, lambda: ingest.assigned)
+    reconciler = ReconcileService(settings, state, lambda: ingest.assigned, state_lock)
     services: list[mode.Service] = [ingest, snapshots, heartbeat, reconciler, *extra_services]
     if settings.metrics.prometheus_port:
         services.append(MetricsEndpoint(settings.metrics.prometheus_port, settings.metrics.bind_host))

@@ -1,11 +1,14 @@
-"""Ingest throughput through the real broker into a real worker process, next to the raw
-aiokafka consume rate measured on the same broker and data (the ceiling).
+"""Ingest throughput through the real broker into a real worker process, at several numbers of
+active topics, each next to two ceilings measured in the same run on the same broker and data:
+the raw aiokafka consume rate, and consume + decode + validate (`streams.events.parse_event`).
 
-    python -m bench.ingest_bench [--events 300000] [--topics 5000]
+    python -m bench.ingest_bench [--events 300000] [--topics 5000,100000]
 
-The events (24 h and 6 h windows, ~2 % duplicates, deletes, reordering, skewed topics) are
-produced first; then a fresh `kukuri-trending worker` starts with an empty data dir and the
-table reports how fast it folds the backlog, from partition assignment to caught-up.
+Per topic count, the events are produced first: one post for every topic inside the last 24 h
+(so every topic is active), then `--events` facts of skewed synthetic traffic over the last 26 h
+(24 h and 6 h windows, ~2 % duplicates, deletes, reordering). A fresh `kukuri-trending worker`
+then starts with an empty data dir, and its rate is the backlog over the time from partition
+assignment to caught-up. RSS is the worker's resident memory when caught up.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -27,18 +32,44 @@ from aiokafka import AIOKafkaConsumer
 from broker.embedded import EmbeddedBroker
 from broker.topics import ensure_topics
 from producer.sender import new_producer, send_records
-from producer.synthetic import TrafficGenerator, delivery
-from streams.events import parse_event
+from producer.synthetic import TrafficGenerator, delivery, topic_id
+from streams.events import Event, parse_event
 from streams.windows import HOUR_MS
 
 PARTITIONS = 4
+SEED = 42
 
 
-async def produce(bootstrap: str, topic: str, events: int, topics: int) -> int:
-    now = int(time.time() * 1000)
-    generator = TrafficGenerator(topics, seed=42)
-    records = [(e.key(), e.to_json()) for e in delivery(generator.actions(now - 26 * HOUR_MS, now, events),
-                                                        random.Random(42))]
+@dataclass(frozen=True)
+class Rate:
+    """Events per wall-clock second, and per CPU second of the process doing the work: on a shared
+    machine the second is the steadier number."""
+
+    wall: float
+    cpu: float
+
+
+@dataclass(frozen=True)
+class Result:
+    topics: int
+    events: int
+    raw: Rate
+    decoded: Rate
+    ingest: Rate
+    seconds: float
+    rss_mb: int
+    active_topics: int
+
+
+def bench_events(topics: int, facts: int, now: int) -> Iterator[Event]:
+    rng = random.Random(SEED)
+    for i in range(topics):
+        yield Event(f"seed-{i:06d}", "post", topic_id(i), f"npub-seed-{i % 997:03d}", now - rng.randrange(23 * HOUR_MS))
+    yield from delivery(TrafficGenerator(topics, seed=SEED).actions(now - 26 * HOUR_MS, now, facts), rng)
+
+
+async def produce(bootstrap: str, topic: str, events: Iterator[Event]) -> int:
+    records = [(e.key(), e.to_json()) for e in events]
     producer = new_producer(bootstrap)
     await producer.start()
     try:
@@ -49,32 +80,39 @@ async def produce(bootstrap: str, topic: str, events: int, topics: int) -> int:
     return len(records)
 
 
-async def raw_consume(bootstrap: str, topic: str, expect: int, decode: bool) -> float:
+async def consume_rate(bootstrap: str, topic: str, expect: int, decode: bool) -> Rate:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     try:
         seen = 0
-        started = time.perf_counter()
+        now = int(time.time() * 1000)
+        started, started_cpu = time.perf_counter(), time.process_time()
         while seen < expect:
             for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                 seen += len(records)
                 if decode:
                     for r in records:
-                        parse_event(r.value)
-        return seen / (time.perf_counter() - started)
+                        parse_event(r.value, now_ms=now)
+        return Rate(seen / (time.perf_counter() - started), seen / (time.process_time() - started_cpu))
     finally:
         await consumer.stop()
 
 
-def worker_rate(bootstrap: str, topic: str, root: Path, expect: int) -> tuple[float, int, float]:
+def worker_rate(bootstrap: str, topic: str, root: Path, expect: int) -> tuple[Rate, float, int, int]:
+    """(rate, seconds, RSS MB, active topics) of a fresh worker folding the backlog.
+
+    The wall-clock rate uses the worker's own log times; the CPU rate, the worker's CPU time
+    between the moments this loop first sees the assignment and the catch-up (polled every 50 ms).
+    """
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "app.toml"
     config.write_text(f"""
 [kafka]
 broker = "kafka://{bootstrap}"
 events_topic = "{topic}"
 dlq_topic = "{topic}.dlq"
-group_id = "bench-{os.getpid()}"
+group_id = "{topic}-{os.getpid()}"
 partitions = {PARTITIONS}
 session_timeout_seconds = 3.0
 heartbeat_interval_seconds = 1.0
@@ -88,54 +126,79 @@ data_dir = "{root / 'state'}"
         proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--config", str(config), "--log-format", "json",
                                  "worker"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
+        cpu_at_assignment = None
         while time.monotonic() < deadline:
             lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
             assigned = [line["time"] for line in lines if line.get("event") == "trending_stream.partition_assigned"]
-            done = [line["time"] for line in lines if line.get("event") == "trending_stream.caught_up"]
-            if done:
+            done = [line for line in lines if line.get("event") == "trending_stream.caught_up"]
+            if assigned and cpu_at_assignment is None:
+                cpu_at_assignment = _cpu_seconds(proc.pid)
+            if done and cpu_at_assignment is not None:
+                cpu = _cpu_seconds(proc.pid) - cpu_at_assignment
                 rss_kb = int(next(x for x in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
                                   if x.startswith("VmRSS")).split()[1])
-                seconds = (_ts(done[0]) - _ts(assigned[0]))
-                return expect / seconds, rss_kb // 1024, seconds
+                seconds = _ts(done[0]["time"]) - _ts(assigned[0])
+                rate = Rate(expect / seconds, expect / cpu)
+                return rate, seconds, rss_kb // 1024, int(done[0].get("active_topics", 0))
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        raise TimeoutError("the worker did not catch up within 10 minutes")
+            time.sleep(0.05)
+        raise TimeoutError("the worker did not catch up within 15 minutes")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def run_one(broker: EmbeddedBroker, root: Path, topics: int, facts: int) -> Result:
+    topic = f"bench.events.{topics}"
+    asyncio.run(ensure_topics(broker.bootstrap, {topic: PARTITIONS, f"{topic}.dlq": PARTITIONS}))
+    produced = asyncio.run(produce(broker.bootstrap, topic, bench_events(topics, facts, int(time.time() * 1000))))
+    raw = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=False))
+    decoded = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=True))
+    rate, seconds, rss_mb, active = worker_rate(broker.bootstrap, topic, root / str(topics), produced)
+    return Result(topics, produced, raw, decoded, rate, seconds, rss_mb, active)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=300_000, help="facts to generate (300000)")
-    parser.add_argument("--topics", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=300_000, help="facts of synthetic traffic per run (300000)")
+    parser.add_argument("--topics", default="5000,100000", help="comma-separated topic counts (5000,100000)")
     args = parser.parse_args(argv)
+    counts = [int(t) for t in args.topics.split(",")]
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         broker = EmbeddedBroker(log_path=Path(tmp) / "tansu.log")
         broker.start_sync()
         try:
-            topic = "bench.events"
-            asyncio.run(ensure_topics(broker.bootstrap, {topic: PARTITIONS, f"{topic}.dlq": PARTITIONS}))
-            produced = asyncio.run(produce(broker.bootstrap, topic, args.events, args.topics))
-            raw = asyncio.run(raw_consume(broker.bootstrap, topic, produced, decode=False))
-            decoded = asyncio.run(raw_consume(broker.bootstrap, topic, produced, decode=True))
-            rate, rss_mb, seconds = worker_rate(broker.bootstrap, topic, Path(tmp), produced)
+            for topics in counts:
+                results.append(run_one(broker, Path(tmp), topics, args.events))
         finally:
             broker.stop_sync()
-    print(f"{produced:,} events ({args.events:,} facts over {args.topics:,} topics, 24h + 6h windows, "
-          f"duplicates, deletes, reordering), {PARTITIONS} partitions, one worker")
-    print("| path | events/s | notes |")
-    print("|---|---:|---|")
-    print(f"| raw aiokafka consume (ceiling) | {raw:,.0f} | getmany, no decoding |")
-    print(f"| raw aiokafka consume + decode/validate | {decoded:,.0f} | streams.events.parse_event |")
-    print(f"| kukuri-trending worker ingest | {rate:,.0f} | {seconds:.1f} s from assignment to caught-up; "
-          f"RSS {rss_mb} MB |")
+    print(f"{args.events:,} facts of skewed traffic plus one post per topic, 24h + 6h windows, duplicates, deletes, "
+          f"reordering; {PARTITIONS} partitions, one worker, os.cpu_count()={os.cpu_count()}")
+    print("Rates are events per wall-clock second, then per CPU second of the process doing the work.")
+    print("| topics | active | events | raw consume/s | consume+decode+validate/s | worker ingest/s "
+          "| ingest / decode ceiling | seconds | worker RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.topics:,} | {r.active_topics:,} | {r.events:,} | {_rate(r.raw)} | {_rate(r.decoded)} "
+              f"| {_rate(r.ingest)} | {r.ingest.wall / r.decoded.wall:.0%} / {r.ingest.cpu / r.decoded.cpu:.0%} "
+              f"| {r.seconds:.1f} | {r.rss_mb} |")
+
+
+def _rate(rate: Rate) -> str:
+    return f"{rate.wall:,.0f} / {rate.cpu:,.0f}"
 
 
 if __name__ == "__main__":

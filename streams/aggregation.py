@@ -16,7 +16,7 @@ when no other live fact of that author remains in the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,21 +33,24 @@ from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
     FactRecord,
     decode_fingerprint,
+    encode_fact,
     encode_fingerprint,
     fact_key,
+    fact_prefix,
     fact_range,
     fingerprint_key,
+    identity_key,
     offset_key,
     partition_range,
     split_identity_key,
     split_time_key,
-    time_key,
+    time_prefix,
     time_range,
     tombstone_key,
     tombstone_range,
 )
 from streams.state_store import StateStore
-from streams.windows import W6, W24, WPREV, WindowSpec, align_down, pane_start
+from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, align_down, pane_start
 
 Result = Literal["counted", "duplicate", "retracted", "late"]
 
@@ -80,6 +83,11 @@ class PartitionState:
         self.tombstones: set[tuple[str, str]] = set()
         self.pending: dict[bytes, bytes] = {}
         self.offset: int | None = None
+        # Stored values of fact keys read ahead by `prefetch` (None: not stored). Only consulted
+        # after `pending`, and dropped whenever the store can change under it.
+        self._prefetched: dict[bytes, bytes | None] = {}
+        self._fact_prefix = fact_prefix(partition)
+        self._time_prefix = time_prefix(partition)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,6 +126,7 @@ class PartitionState:
         self.sliding.clear()
         self.tombstones.clear()
         self.pending.clear()
+        self._prefetched.clear()
         self.offset = None
         self.fingerprint = None
 
@@ -128,42 +137,70 @@ class PartitionState:
 
     # -- folding events --------------------------------------------------------------------
 
+    def prefetch(self, events: Iterable[Event]) -> None:
+        """Read the stored records `apply` will look up for these events in one multi-get.
+
+        Optional: `apply` gives the same results without it, one store read per event.
+        """
+        prefix = self._fact_prefix
+        pending = self.pending
+        prefetched = self._prefetched
+        keys = []
+        for event in events:
+            key = prefix + identity_key(event.topic_id, event.event_id)
+            if key not in pending and key not in prefetched:
+                keys.append(key)
+            if event.kind == "delete" and event.target_id is not None:
+                target = prefix + identity_key(event.topic_id, event.target_id)
+                if target not in pending and target not in prefetched:
+                    keys.append(target)
+        if keys:
+            prefetched.update(zip(keys, self.store.get_many(keys), strict=True))
+
+    def _stored(self, key: bytes) -> bytes | None:
+        prefetched = self._prefetched
+        if key in prefetched:
+            return prefetched[key]
+        return self.store.get(key)
+
     def apply(self, event: Event, *, retracted: bool = False) -> Result:
         """Fold one valid event in.
 
         `retracted=True` loads a fact the app database knows is retracted: it is stored as such, and
         retracts the fact if the stream already counted it (its delete never reached Kafka).
         """
-        if event.created_at < self.cutoff:
+        created_at = event.created_at
+        if created_at < self.sliding.head - self.retention_ms:
             return "late"
         topic = event.topic_id
-        key = fact_key(self.partition, topic, event.event_id)
-        if key in self.pending or self.store.get(key) is not None:
+        identity = identity_key(topic, event.event_id)
+        key = self._fact_prefix + identity
+        pending = self.pending
+        if key in pending or self._stored(key) is not None:
             if retracted:
                 self._retract(topic, event.event_id)
             return "duplicate"
-        pane = pane_start(event.created_at)
-        if event.kind == "delete":
+        time_key = self._time_prefix + (created_at - created_at % PANE_MS).to_bytes(8, "big") + identity
+        kind = event.kind
+        if kind == "delete":
             target = event.target_id or ""
-            self.pending[key] = FactRecord("delete", False, event.created_at, event.author, target).encode()
-            self.pending[time_key(self.partition, pane, topic, event.event_id)] = target.encode()
+            pending[key] = encode_fact("delete", False, created_at, event.author, target)
+            pending[time_key] = target.encode()
             self._retract(topic, target)
             return "counted"
         if retracted or (topic, event.event_id) in self.tombstones:
             self.tombstones.discard((topic, event.event_id))
-            self.pending[key] = FactRecord(event.kind, True, event.created_at, event.author, "").encode()
-            self.pending[time_key(self.partition, pane, topic, event.event_id)] = b""
+            pending[key] = encode_fact(kind, True, created_at, event.author, "")
+            pending[time_key] = b""
             return "retracted"
-        self.pending[key] = FactRecord(
-            event.kind, False, event.created_at, event.author, event.target_id or ""
-        ).encode()
-        self.pending[time_key(self.partition, pane, topic, event.event_id)] = b""
-        self.sliding.add_fact(topic, event.kind, event.author, event.created_at, 1)
+        pending[key] = encode_fact(kind, False, created_at, event.author, event.target_id or "")
+        pending[time_key] = b""
+        self.sliding.add_fact(topic, kind, event.author, created_at, 1)
         return "counted"
 
     def _retract(self, topic: str, target: str) -> None:
-        key = fact_key(self.partition, topic, target)
-        raw = self.pending.get(key) or self.store.get(key)
+        key = self._fact_prefix + identity_key(topic, target)
+        raw = self.pending.get(key) or self._stored(key)
         if raw is None:
             self.tombstones.add((topic, target))
             self.pending[tombstone_key(self.partition, topic, target)] = b""
@@ -184,6 +221,7 @@ class PartitionState:
         the fingerprint of the last record consumed (see broker.records)."""
         writes = self.pending
         self.pending = {}
+        self._prefetched.clear()  # the store is about to change
         if next_offset is not None:
             self.offset = next_offset
             writes[offset_key(self.partition)] = next_offset.to_bytes(8, "big")
@@ -203,6 +241,7 @@ class PartitionState:
         if boundary <= self.head:
             return
         self.sliding.advance(boundary)
+        self._prefetched.clear()  # expiry deletes stored facts
         cutoff = self.cutoff
         self.sliding.drop_panes_before(cutoff)
         self._expire_stored(cutoff)

@@ -11,9 +11,16 @@ boundaries. Distinct authors stay exact because authors are reference-counted, n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from streams.metrics import CONTRIBUTIONS, WindowCounts
-from streams.windows import PANE_MS, WindowSpec, pane_start
+from streams.windows import PANE_MS, WindowSpec
+
+# CONTRIBUTIONS as plain tuples (posts, replies, boosts, bookmarks, authored, participated): the
+# ingest path reads one per tally it touches, several per event.
+_CONTRIBUTION_TUPLES: Final[dict[str, tuple[int, int, int, int, bool, bool]]] = {
+    kind: (c.posts, c.replies, c.boosts, c.bookmarks, c.authors, c.participants) for kind, c in CONTRIBUTIONS.items()
+}
 
 
 class Tally:
@@ -29,10 +36,6 @@ class Tally:
         self.authors: dict[str, int] = {}
         self.participants: dict[str, int] = {}
         self._counts: WindowCounts | None = None
-
-    def add_fact(self, kind: str, author: str, sign: int) -> None:
-        c = CONTRIBUTIONS[kind]  # type: ignore[index]
-        self.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
 
     def add(self, posts: int, replies: int, boosts: int, bookmarks: int, author: str,
             authored: bool | int, participated: bool | int, sign: int) -> None:
@@ -84,9 +87,15 @@ class SlidingWindows:
 
     def __init__(self, windows: tuple[WindowSpec, ...], head: int) -> None:
         self.windows = windows
-        self.head = head
         self.panes: dict[int, dict[str, Tally]] = {}
         self.tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
+        self._set_head(head)
+
+    def _set_head(self, head: int) -> None:
+        self.head = head
+        # Each window's running tallies with its bounds for `head`, so placing a fact is two
+        # comparisons per window.
+        self._spans = [(self.tallies[w.name], *w.bounds(head)) for w in self.windows]
 
     @property
     def span_ms(self) -> int:
@@ -101,25 +110,45 @@ class SlidingWindows:
         return tally
 
     def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
-        """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it."""
-        pane = pane_start(created_at)
-        tally = self.pane_tally(pane, topic)
-        tally.add_fact(kind, author, sign)
-        if tally.empty:
-            by_topic = self.panes[pane]
-            del by_topic[topic]
-            if not by_topic:
-                del self.panes[pane]
-        head = self.head
-        for window in self.windows:
-            if window.contains(head, created_at):
-                by_topic = self.tallies[window.name]
-                acc = by_topic.get(topic)
-                if acc is None:
-                    acc = by_topic[topic] = Tally()
-                acc.add_fact(kind, author, sign)
-                if acc.empty:
-                    del by_topic[topic]
+        """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it.
+
+        The hot path of ingest: once per event, so the tally updates are written out here.
+        """
+        posts, replies, boosts, bookmarks, authored, participated = _CONTRIBUTION_TUPLES[kind]
+        pane = created_at - created_at % PANE_MS
+        panes = self.panes
+        pane_topics = panes.get(pane)
+        if pane_topics is None:
+            pane_topics = panes[pane] = {}
+        for by_topic, start, end in ((pane_topics, pane, pane + PANE_MS), *self._spans):
+            if not start <= created_at < end:
+                continue
+            tally = by_topic.get(topic)
+            if tally is None:
+                tally = by_topic[topic] = Tally()
+            tally._counts = None
+            tally.posts += sign * posts
+            tally.replies += sign * replies
+            tally.boosts += sign * boosts
+            tally.bookmarks += sign * bookmarks
+            if authored:
+                refs = tally.authors
+                n = refs.get(author, 0) + sign
+                if n:
+                    refs[author] = n
+                else:
+                    del refs[author]
+            if participated:
+                refs = tally.participants
+                n = refs.get(author, 0) + sign
+                if n:
+                    refs[author] = n
+                else:
+                    del refs[author]
+            if not tally.participants:
+                del by_topic[topic]
+        if not pane_topics:
+            del panes[pane]
 
     def advance(self, boundary: int) -> None:
         """Move every running tally forward to `boundary` (a later boundary; earlier ones are ignored)."""
@@ -134,7 +163,7 @@ class SlidingWindows:
                 self._merge_pane(by_topic, pane, -1)
             for pane in range(max(old_end, new_start), new_end, PANE_MS):
                 self._merge_pane(by_topic, pane, 1)
-        self.head = boundary
+        self._set_head(boundary)
 
     def drop_panes_before(self, cutoff: int) -> None:
         for pane in [p for p in self.panes if p < cutoff]:
@@ -164,3 +193,4 @@ class SlidingWindows:
     def clear(self) -> None:
         self.panes.clear()
         self.tallies = {w.name: {} for w in self.windows}
+        self._set_head(self.head)

@@ -34,12 +34,23 @@ def partition_range(partition: int) -> tuple[bytes, bytes]:
     return partition_prefix(partition), partition_prefix(partition + 1)
 
 
-def _identity(topic_id: str, event_id: str) -> bytes:
+def identity_key(topic_id: str, event_id: str) -> bytes:
+    """The `topic\\0event_id` part shared by a fact's keys (NUL never occurs in a valid id)."""
     return topic_id.encode() + b"\0" + event_id.encode()
 
 
+def fact_prefix(partition: int) -> bytes:
+    """`fact_key(partition, t, e) == fact_prefix(partition) + identity_key(t, e)`."""
+    return partition_prefix(partition) + b"F"
+
+
+def time_prefix(partition: int) -> bytes:
+    """`time_key(partition, pane, t, e) == time_prefix(partition) + pane(8) + identity_key(t, e)`."""
+    return partition_prefix(partition) + b"T"
+
+
 def fact_key(partition: int, topic_id: str, event_id: str) -> bytes:
-    return partition_prefix(partition) + b"F" + _identity(topic_id, event_id)
+    return partition_prefix(partition) + b"F" + identity_key(topic_id, event_id)
 
 
 def fact_range(partition: int) -> tuple[bytes, bytes]:
@@ -48,7 +59,7 @@ def fact_range(partition: int) -> tuple[bytes, bytes]:
 
 
 def time_key(partition: int, pane: int, topic_id: str, event_id: str) -> bytes:
-    return partition_prefix(partition) + b"T" + pane.to_bytes(8, "big") + _identity(topic_id, event_id)
+    return partition_prefix(partition) + b"T" + pane.to_bytes(8, "big") + identity_key(topic_id, event_id)
 
 
 def time_range(partition: int, before_pane: int) -> tuple[bytes, bytes]:
@@ -64,7 +75,7 @@ def split_time_key(key: bytes) -> tuple[str, str]:
 
 
 def tombstone_key(partition: int, topic_id: str, target_id: str) -> bytes:
-    return partition_prefix(partition) + b"D" + _identity(topic_id, target_id)
+    return partition_prefix(partition) + b"D" + identity_key(topic_id, target_id)
 
 
 def tombstone_range(partition: int) -> tuple[bytes, bytes]:
@@ -107,10 +118,7 @@ class FactRecord:
     target_id: str
 
     def encode(self) -> bytes:
-        author = self.author.encode()
-        return _FACT_HEAD.pack(_KIND_CODES[self.kind], self.retracted, self.created_at, len(author)) + author + (
-            self.target_id.encode()
-        )
+        return encode_fact(self.kind, self.retracted, self.created_at, self.author, self.target_id)
 
     @classmethod
     def decode(cls, raw: bytes) -> FactRecord:
@@ -122,3 +130,12 @@ class FactRecord:
 
     def retract(self) -> FactRecord:
         return FactRecord(self.kind, True, self.created_at, self.author, self.target_id)
+
+
+_pack_fact_head = _FACT_HEAD.pack
+
+
+def encode_fact(kind: str, retracted: bool, created_at: int, author: str, target_id: str) -> bytes:
+    """`FactRecord(...).encode()` without building the record (the ingest path writes one per event)."""
+    raw_author = author.encode()
+    return _pack_fact_head(_KIND_CODES[kind], retracted, created_at, len(raw_author)) + raw_author + target_id.encode()

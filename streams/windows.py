@@ -1,4 +1,4 @@
-"""Pane and window math (CONTRACT section 2). Pure functions of epoch milliseconds.
+"""Pane and window math. Pure functions of epoch milliseconds.
 
 A pane is a 5-minute tumbling window aligned to the epoch. Every trailing window is a whole
 number of panes, so window state can be kept as running sums over panes: a pane enters a window

@@ -1,0 +1,137 @@
+"""Fold one batch of Kafka records into the window state, one record at a time, isolated.
+
+Pure with respect to Kafka: it takes records and returns what the caller must do next (dead
+letters to write, offsets and fingerprints to checkpoint, barriers seen, counters), so it is
+tested without a broker. Decoding, validation, the key check and the fold of each record run
+under one guard: whatever one record raises, that record is rejected (a contract violation keeps
+its reason, anything else is `unprocessable` with the error as detail) and the next record is
+folded. Only infrastructure faults (the state store) escape, failing the whole batch.
+
+Valid events are decoded first and their identities read from the store in one multi-get per
+partition (`PartitionState.prefetch`); the fold itself then touches memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import ConsumerRecord
+
+from agents.control import MATERIALIZE, MaterializeRequest, control_kind, decode_materialize
+from agents.isolation import is_infrastructure_fault
+from broker.records import Fingerprint, fingerprint
+from observability.logs import log_event
+from observability.metrics import EventResult
+from streams.aggregation import PartitionState
+from streams.events import DeadLetterReason, Event, InvalidEvent, parse_event
+from streams.stream_state import StreamState
+
+log = logging.getLogger("kukuri_trending.ingest")
+
+
+@dataclass
+class FoldResult:
+    counts: Counter[tuple[str, EventResult]] = field(default_factory=Counter)
+    """(kind, result) -> events; dead letters count as ("invalid", "dead_lettered")."""
+    rejected: list[tuple[ConsumerRecord, InvalidEvent]] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    last_records: dict[int, Fingerprint] = field(default_factory=dict)
+    barriers: list[tuple[int, MaterializeRequest]] = field(default_factory=list)
+    newest_event_time: int = 0
+
+    def dead_letter_reasons(self) -> Counter[DeadLetterReason]:
+        return Counter(error.reason for _, error in self.rejected)
+
+
+def fold_records(
+    state: StreamState, records: Iterable[ConsumerRecord], *, now_ms: int, max_skew_ms: int
+) -> FoldResult:
+    """Fold `records` (in offset order per partition) into `state`'s partitions, isolating each.
+
+    Records of partitions the state does not hold, or before a partition's offset (already
+    folded), are skipped. Raises only infrastructure faults; nothing is checkpointed here.
+    """
+    result = FoldResult()
+    # Per partition, its valid events and, at the same index, the records they came from.
+    by_partition: dict[int, tuple[list[Event], list[ConsumerRecord]]] = {}
+    last: dict[int, ConsumerRecord] = {}
+    for record in records:
+        partition = state.partitions.get(record.partition)
+        if partition is None or partition.offset is None or record.offset < partition.offset:
+            continue
+        last[record.partition] = record
+        if record.headers and control_kind(record.headers) is not None:
+            _read_control(record, result)
+            continue
+        try:
+            event = parse_event(record.value, now_ms=now_ms, max_skew_ms=max_skew_ms)
+            if record.key is not None and record.key != event.topic_id.encode():
+                raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
+        except InvalidEvent as exc:
+            result.rejected.append((record, exc))
+            continue
+        decoded = by_partition.get(record.partition)
+        if decoded is None:
+            decoded = by_partition[record.partition] = ([], [])
+        decoded[0].append(event)
+        decoded[1].append(record)
+    for p, (events, sources) in by_partition.items():
+        _fold_partition(state.partitions[p], events, sources, result)
+    for p, record in last.items():
+        result.next_offsets[p] = record.offset + 1
+        result.last_records[p] = fingerprint(record)
+    if result.rejected:
+        result.counts[("invalid", "dead_lettered")] += len(result.rejected)
+    return result
+
+
+def _fold_partition(
+    partition: PartitionState, events: list[Event], sources: list[ConsumerRecord], result: FoldResult
+) -> None:
+    counts = result.counts
+    newest = result.newest_event_time
+    try:
+        partition.prefetch(events)
+    except Exception as exc:
+        if is_infrastructure_fault(exc):
+            raise
+        # Only a speed-up: without it, `apply` reads each identity itself.
+        log_event(log, "trending_stream.prefetch_failed", level=logging.WARNING, error=repr(exc))
+    apply = partition.apply
+    for i, event in enumerate(events):
+        try:
+            outcome = apply(event)
+        except Exception as exc:
+            if is_infrastructure_fault(exc):
+                raise
+            _reject_unprocessable(sources[i], exc, result)
+            continue
+        counts[(event.kind, outcome)] += 1
+        if event.created_at > newest:
+            newest = event.created_at
+    result.newest_event_time = newest
+
+
+def _read_control(record: ConsumerRecord, result: FoldResult) -> None:
+    try:
+        request = decode_materialize(record.value) if control_kind(record.headers) == MATERIALIZE else None
+    except Exception as exc:  # a control record is never dead-lettered: it is not an event
+        log_event(log, "trending_stream.bad_control_record", level=logging.WARNING, error=repr(exc),
+                  source=f"{record.topic}/{record.partition}/{record.offset}")
+        return
+    if request is not None:
+        result.barriers.append((record.partition, request))
+
+
+def _reject_unprocessable(record: ConsumerRecord, exc: Exception, result: FoldResult) -> None:
+    log_event(log, "trending_stream.unprocessable", level=logging.ERROR, error=repr(exc)[:500],
+              source=f"{record.topic}/{record.partition}/{record.offset}")
+    result.rejected.append((record, unprocessable(exc)))
+
+
+def unprocessable(exc: BaseException) -> InvalidEvent:
+    """The dead-letter error for a record that failed for a reason the contract does not name."""
+    return InvalidEvent("unprocessable", f"{type(exc).__name__}: {str(exc)[:300]}")
