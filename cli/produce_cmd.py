@@ -102,9 +102,12 @@ def _validate(path: Path, lines: list[tuple[int, bytes]], max_skew_ms: int) -> l
 
 
 def _topic_key(line: bytes) -> bytes | None:
+    """The Kafka key of a `--raw` line: its topic_id when it has one. A raw line is sent whatever it
+    holds (that is the point of --raw), so any failure to read it, a RecursionError from deep nesting
+    included, only means "no key"."""
     try:
         topic = json.loads(line).get("topic_id")
-    except (ValueError, AttributeError):
+    except Exception:
         return None
     return topic.encode() if isinstance(topic, str) else None
 

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from config.settings import ScoreWeights
 from sinks.snapshot_writer import RunRecord
 from sinks.table_health import TopicMetricsHealth
-from streams.events import KINDS, DeadLetterReason
+from streams.events import DEAD_LETTER_REASONS, KINDS, DeadLetterReason
 from streams.windows import W24
 
 # kukuri's exporter has no `<name>_created` series, and they would show up as extra metric
@@ -36,7 +36,6 @@ EVENT_RESULTS: Final[tuple[EventResult, ...]] = get_args(EventResult)
 # A dead-lettered value may not have a valid kind at all; it is counted under this label.
 INVALID_KIND: Final = "invalid"
 EVENT_KINDS: Final[tuple[str, ...]] = (*KINDS, INVALID_KIND)
-DEAD_LETTER_REASONS: Final[tuple[str, ...]] = get_args(DeadLetterReason)
 
 
 class JobMetrics:
