@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from appdb.recompute import recompute_snapshot
 from config.settings import DatabaseSettings, Settings
 from reconcile.backfill import backfill
 from reconcile.gaps import fill_gaps
-from sinks.app_metrics import recompute_snapshot
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, write_facts
 from sinks.migrate import apply_migrations
@@ -114,9 +114,11 @@ def _table_sizes(path: Path) -> str:
     return f"{events:,} events, {links:,} event_topics, {marks:,} bookmarks"
 
 
-async def bench_recompute(directory: Path, facts: int, *, seed: int, boundary: int) -> list[str]:
-    path = directory / f"recompute-{facts}-{seed}.db"
-    shape = shape_for(facts, span_hours=48)
+async def bench_recompute(
+    directory: Path, facts: int, *, seed: int, boundary: int, shape: Shape | None = None
+) -> list[str]:
+    shape = shape or shape_for(facts, span_hours=48)
+    path = directory / f"recompute-{facts}-{shape.topics}-{shape.authors}-{seed}.db"
     built = await build_db(path, shape, seed=seed, end=boundary) if not path.exists() else float("nan")
     settings = Settings()
     began = time.perf_counter()

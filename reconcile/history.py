@@ -7,9 +7,8 @@ from typing import Final
 
 import aiosqlite
 
-from sinks.app_metrics import Snapshot
 from sinks.snapshot_writer import RunSource
-from streams.metrics import TOPIC_METRICS_COLUMNS
+from streams.metrics import TOPIC_METRICS_COLUMNS, Snapshot
 
 _INSERT: Final = (
     f"INSERT OR REPLACE INTO topic_metrics_history ({', '.join(TOPIC_METRICS_COLUMNS)}, source, run_at)"

@@ -1,0 +1,129 @@
+"""Recompute trending metrics from kukuri's own tables, the source of truth.
+
+The reconciliation batch, the backfill and the read API's live fallback use this module to get the
+numbers the stream should have produced. It only reads: every query runs on a `mode=ro` connection
+as ONE statement, i.e. one short implicit read transaction that, in WAL mode, never blocks the
+app's writers and sees one consistent state of the database. Aggregation happens in SQL; what comes
+back is one row per topic (or, for a series of boundaries, one row per topic, author and pane),
+never the facts themselves.
+
+What a fact is comes from `appdb.facts`; how much each kind adds from
+`streams.metrics.CONTRIBUTIONS`, turned into SQL; rows are built only by
+`streams.metrics.build_snapshot`, so the batch cannot drift from the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from appdb.facts import topic_facts_cte
+from config.settings import ScoreWeights
+from sinks.database import connect_reader
+from streams.metrics import CONTRIBUTIONS, Snapshot, WindowCounts, build_snapshot
+from streams.windows import PANE_MS, WindowSpec, window_set
+
+_COUNTED: Final = ("posts", "replies", "boosts", "bookmarks")
+_FLAGS: Final = ("authors", "participants")
+
+
+def _kinds_where(field: str) -> list[str]:
+    return [kind for kind, c in CONTRIBUTIONS.items() if getattr(c, field)]
+
+
+def _amount(field: str) -> str:
+    """SQL: what a fact of kind `f.kind` adds to `field` (a counted `Contribution` attribute)."""
+    cases = " ".join(f"WHEN '{kind}' THEN {getattr(CONTRIBUTIONS[kind], field)}" for kind in _kinds_where(field))
+    return f"(CASE f.kind {cases} ELSE 0 END)"
+
+
+def _is(field: str) -> str:
+    """SQL condition: a fact of kind `f.kind` counts its actor for `field` (`authors`, `participants`)."""
+    return f"f.kind IN ({', '.join(repr(kind) for kind in _kinds_where(field))})"
+
+
+def _window_counts_sql(windows: Sequence[WindowSpec]) -> str:
+    """One row per topic: for every window, the six `WindowCounts` numbers.
+
+    One GROUP BY over the topic (one sort of the facts) serves every window: each window's numbers
+    are conditional aggregates over the window's time range.
+    """
+    columns = []
+    for i in range(len(windows)):
+        inside = f"f.created_at >= :start{i} AND f.created_at < :end{i}"
+        columns += [f"SUM(CASE WHEN {inside} THEN {_amount(field)} ELSE 0 END)" for field in _COUNTED]
+        columns += [f"COUNT(DISTINCT CASE WHEN {inside} AND {_is(field)} THEN f.author END)" for field in _FLAGS]
+    return f"WITH {topic_facts_cte()}\nSELECT f.topic_id, {', '.join(columns)} FROM app_facts AS f GROUP BY f.topic_id"
+
+
+_PANE_ACTIVITY_SQL: Final = (
+    f"WITH {topic_facts_cte()}\n"
+    f"SELECT f.created_at - f.created_at % {PANE_MS} AS pane, f.topic_id, f.author,"
+    f" {', '.join(f'SUM({_amount(field)})' for field in _COUNTED)},"
+    f" {', '.join(f'MAX({_is(field)})' for field in _FLAGS)}\n"
+    "  FROM app_facts AS f\n"
+    " GROUP BY pane, f.topic_id, f.author ORDER BY pane"
+)
+
+
+class PaneActivity(NamedTuple):
+    """One author's live facts in one topic and one 5-minute pane (see `read_pane_activity`)."""
+
+    pane: int
+    topic_id: str
+    author: str
+    posts: int
+    replies: int
+    boosts: int
+    bookmarks: int
+    authored: int  # 1 when the author counts towards unique_authors in this pane
+    participated: int  # 1 when the author counts as a participant in this pane
+
+
+async def recompute_snapshot(
+    app_db: Path,
+    boundary: int,
+    weights: ScoreWeights,
+    *,
+    extra_windows: Mapping[str, int] | None = None,
+    updated_at: int | None = None,
+) -> Snapshot:
+    """The snapshot for boundary E as the stream would compute it from the app's current facts.
+
+    Raises `sqlite3.Error` when the app database cannot be read (missing file, not kukuri's schema).
+    """
+    windows = window_set(extra_windows)
+    params: dict[str, object] = {"lo": boundary - max(w.span_ms for w in windows), "hi": boundary}
+    for i, spec in enumerate(windows):
+        params[f"start{i}"], params[f"end{i}"] = spec.bounds(boundary)
+    conn = await connect_reader(app_db, bulk=True)
+    try:
+        async with conn.execute(_window_counts_sql(windows), params) as cursor:
+            result = await cursor.fetchall()
+    finally:
+        await conn.close()
+    counts: dict[str, dict[str, WindowCounts]] = {spec.name: {} for spec in windows}
+    width = len(_COUNTED) + len(_FLAGS)
+    for topic, *numbers in result:
+        for i, spec in enumerate(windows):
+            window = WindowCounts(*numbers[i * width:(i + 1) * width])
+            if not window.empty:
+                counts[spec.name][topic] = window
+    stamp = int(time.time() * 1000) if updated_at is None else updated_at
+    return build_snapshot(boundary, counts, weights, windows=windows, updated_at=stamp)
+
+
+async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneActivity]:
+    """Live facts with created_at in [start, end), summed per (pane, topic, author), ordered by pane.
+
+    Distinct counts do not add up over panes, so a series of boundaries needs who was active in
+    each pane, not just how many: `reconcile.panes` slides every window over these rows.
+    """
+    conn = await connect_reader(app_db, bulk=True)
+    try:
+        async with conn.execute(_PANE_ACTIVITY_SQL, {"lo": start, "hi": end}) as cursor:
+            return [PaneActivity._make(row) for row in await cursor.fetchall()]
+    finally:
+        await conn.close()
