@@ -30,7 +30,8 @@ from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer
 from sinks.failures import classify
-from sinks.snapshot_writer import RunRecord, write_snapshot_part
+from sinks.storage.reads import last_finished_at
+from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from streams.aggregation import BoundaryOutOfRange, boundary_for
 from streams.stream_state import StreamState
 
@@ -81,10 +82,9 @@ class SnapshotService(mode.Service):
         self._conn = await connect_writer(self.settings.database.path,
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
-        async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
-            (last,) = await cursor.fetchone()  # type: ignore[misc]
+        last = await last_finished_at(self._conn)
         if last is not None:
-            self._last_success = int(last)
+            self._last_success = last
             self.job_metrics.restore_last_success(self._last_success)
         self._alerts = AlertNotifier.from_settings(self.settings.alerts, now_ms=now_ms(),
                                                    last_success_ms=self._last_success)
@@ -130,13 +130,12 @@ class SnapshotService(mode.Service):
             if self._alerts is None or self._conn is None:
                 continue
             try:
-                async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
-                    (last,) = await cursor.fetchone()  # type: ignore[misc]
+                last = await last_finished_at(self._conn)
             except sqlite3.Error as exc:
                 log_event(log, "trending_metrics_job.staleness_check_failed", level=logging.WARNING, error=repr(exc))
                 continue
             if last is not None:
-                self._last_success = max(self._last_success or 0, int(last))
+                self._last_success = max(self._last_success or 0, last)
             await self._alerts.tick(now_ms(), self._last_success)
 
     async def run_boundary(

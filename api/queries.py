@@ -51,7 +51,7 @@ from api.store import (
     topics_by_id,
 )
 from config.settings import Settings
-from sinks.snapshot_writer import now_ms
+from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
 from streams.windows import MINUTE_MS, align_down
 

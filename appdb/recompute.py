@@ -29,19 +29,17 @@ _COUNTED: Final = ("posts", "replies", "boosts", "bookmarks")
 _FLAGS: Final = ("authors", "participants")
 
 
-def _kinds_where(field: str) -> list[str]:
-    return [kind for kind, c in CONTRIBUTIONS.items() if getattr(c, field)]
-
-
 def _amount(field: str) -> str:
     """SQL: what a fact of kind `f.kind` adds to `field` (a counted `Contribution` attribute)."""
-    cases = " ".join(f"WHEN '{kind}' THEN {getattr(CONTRIBUTIONS[kind], field)}" for kind in _kinds_where(field))
+    cases = " ".join(
+        f"WHEN '{kind}' THEN {int(getattr(c, field))}" for kind, c in CONTRIBUTIONS.items() if getattr(c, field)
+    )
     return f"(CASE f.kind {cases} ELSE 0 END)"
 
 
 def _is(field: str) -> str:
     """SQL condition: a fact of kind `f.kind` counts its actor for `field` (`authors`, `participants`)."""
-    return f"f.kind IN ({', '.join(repr(kind) for kind in _kinds_where(field))})"
+    return f"f.kind IN ({', '.join(repr(kind) for kind, c in CONTRIBUTIONS.items() if getattr(c, field))})"
 
 
 def _window_counts_sql(windows: Sequence[WindowSpec]) -> str:

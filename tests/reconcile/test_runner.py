@@ -12,7 +12,7 @@ from appdb.recompute import recompute_snapshot
 from reconcile.errors import ReconcileError
 from reconcile.runner import reconcile_boundary, reconcile_latest
 from sinks.database import connect_writer
-from sinks.snapshot_writer import write_snapshot
+from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
 from tests.fixtures.app_db import (
     HOUR,

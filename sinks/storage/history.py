@@ -1,4 +1,4 @@
-"""Write snapshots into `topic_metrics_history` (CONTRACT 3.1), keyed by (topic, boundary, source)."""
+"""`topic_metrics_history`: snapshots kept per (topic, boundary, source) for backfills and comparisons."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Final
 
 import aiosqlite
 
-from sinks.snapshot_writer import RunSource
+from sinks.storage.snapshots import RunSource
+from sinks.storage.sql import transaction
 from streams.metrics import TOPIC_METRICS_COLUMNS, Snapshot
 
 _INSERT: Final = (
@@ -24,16 +25,11 @@ async def write_history(
     Replace, not add: a topic that has no row in a re-run (its facts were retracted since) must
     not keep the row of the earlier run.
     """
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
+    rows = [(*row.values(), source, run_at) for s in snapshots for row in s.rows]
+    async with transaction(conn):
         await conn.executemany(
             "DELETE FROM topic_metrics_history WHERE window_end = ? AND source = ?",
             [(s.boundary, source) for s in snapshots],
         )
-        rows = [(*row.values(), source, run_at) for s in snapshots for row in s.rows]
         await conn.executemany(_INSERT, rows)
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    await conn.execute("COMMIT")
     return len(rows)
