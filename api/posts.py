@@ -19,35 +19,40 @@ from collections.abc import Sequence
 import aiosqlite
 
 from api.models import TrendingPost
-from appdb.facts import BOOST_KIND, POST_KIND, reactions_cte, topic_posts_cte
+from appdb.facts import BOOST_KIND, POST_KIND, reactions_cte, reply_to, topic_posts_cte
 from streams.windows import W24
 
+# Engagement is summed per post in one GROUP BY over the posts and what they received (no join
+# between intermediate results, which SQLite may run as a nested loop without an index); a post in
+# several requested topics keeps its topics in a JSON list and is spread back over them.
 _SQL = """
 WITH {posts}, {reactions},
-received(event_id, replies, boosts) AS (
-    SELECT target, SUM(app_kind = {post_kind}), SUM(app_kind = {boost_kind}) FROM app_reactions
-     WHERE target IN (SELECT event_id FROM app_posts) GROUP BY target
-),
-saved(event_id, bookmarks) AS (
-    SELECT post_id, COUNT(*) FROM bookmarks
-     WHERE post_id IN (SELECT event_id FROM app_posts) AND created_at >= :lo AND created_at < :hi
-       AND user_pubkey IS NOT NULL
-     GROUP BY post_id
-),
-scored AS (
-    SELECT p.*, COALESCE(g.replies, 0) AS replies, COALESCE(g.boosts, 0) AS boosts,
-           COALESCE(s.bookmarks, 0) AS bookmarks
-      FROM app_posts AS p
-      LEFT JOIN received AS g ON g.event_id = p.event_id
-      LEFT JOIN saved AS s ON s.event_id = p.event_id
+engagement(event_id, topics, author, content, created_at, tags, replies, boosts, bookmarks) AS (
+    SELECT event_id, json_group_array(topic_id) FILTER (WHERE topic_id IS NOT NULL), MAX(author), MAX(content),
+           MAX(created_at), MAX(tags), SUM(replies), SUM(boosts), SUM(bookmarks)
+      FROM (
+        SELECT topic_id, event_id, author, content, created_at, tags, 0 AS replies, 0 AS boosts, 0 AS bookmarks
+          FROM app_posts
+        UNION ALL
+        SELECT NULL, target, NULL, NULL, NULL, NULL, app_kind = {post_kind}, app_kind = {boost_kind}, 0
+          FROM app_reactions WHERE target IN (SELECT event_id FROM app_posts)
+        UNION ALL
+        SELECT NULL, post_id, NULL, NULL, NULL, NULL, 0, 0, 1
+          FROM bookmarks
+         WHERE post_id IN (SELECT event_id FROM app_posts) AND created_at >= :lo AND created_at < :hi
+           AND user_pubkey IS NOT NULL
+      )
+     GROUP BY event_id
 ),
 ranked AS (
-    SELECT *, replies + boosts + bookmarks AS engagement,
-           ROW_NUMBER() OVER (PARTITION BY topic_id
-                              ORDER BY replies + boosts + bookmarks DESC, created_at DESC, event_id ASC) AS position
-      FROM scored
+    SELECT t.value AS topic_id, e.event_id, e.author, e.content, e.created_at, e.tags, e.replies, e.boosts,
+           e.bookmarks, e.replies + e.boosts + e.bookmarks AS engagement,
+           ROW_NUMBER() OVER (PARTITION BY t.value
+                              ORDER BY e.replies + e.boosts + e.bookmarks DESC, e.created_at DESC, e.event_id ASC)
+               AS position
+      FROM engagement AS e, json_each(e.topics) AS t
 )
-SELECT topic_id, event_id, author, content, created_at, reply_to, replies, boosts, bookmarks, engagement, position
+SELECT topic_id, event_id, author, content, created_at, {reply_to}, replies, boosts, bookmarks, engagement, position
   FROM ranked WHERE position <= :per_topic ORDER BY topic_id, position
 """
 
@@ -75,6 +80,7 @@ def _query(topics: int) -> str:
     return _SQL.format(
         posts=topic_posts_cte(", ".join(f":t{i}" for i in range(topics))),
         reactions=reactions_cte(),
+        reply_to=reply_to("tags"),
         post_kind=POST_KIND,
         boost_kind=BOOST_KIND,
     )
