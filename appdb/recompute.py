@@ -22,7 +22,14 @@ from typing import Final, NamedTuple
 from appdb.facts import topic_facts_cte
 from config.settings import ScoreWeights
 from sinks.database import connect_reader
-from streams.metrics import CONTRIBUTIONS, Snapshot, WindowCounts, build_snapshot
+from streams.metrics import (
+    CONTRIBUTIONS,
+    COUNT_FIELDS,
+    SNAPSHOT_FIELDS,
+    Snapshot,
+    WindowCounts,
+    build_snapshot,
+)
 from streams.windows import PANE_MS, WindowSpec, window_set
 
 _COUNTED: Final = ("posts", "replies", "boosts", "bookmarks")
@@ -42,18 +49,33 @@ def _is(field: str) -> str:
     return f"f.kind IN ({', '.join(repr(kind) for kind, c in CONTRIBUTIONS.items() if getattr(c, field))})"
 
 
+def _count(field: str, inside: str) -> str:
+    """SQL aggregate: one `WindowCounts` field over the facts satisfying `inside`."""
+    if field in _COUNTED:
+        return f"SUM(CASE WHEN {inside} THEN {_amount(field)} ELSE 0 END)"
+    flag = "authors" if field == "unique_authors" else field
+    return f"COUNT(DISTINCT CASE WHEN {inside} AND {_is(flag)} THEN f.author END)"
+
+
 def _window_counts_sql(windows: Sequence[WindowSpec]) -> str:
-    """One row per topic: for every window, the six `WindowCounts` numbers.
+    """One row per topic: for every window, the counts of `_fields(window)`, in that order.
 
     One GROUP BY over the topic (one sort of the facts) serves every window: each window's numbers
-    are conditional aggregates over the window's time range.
+    are conditional aggregates over the window's time range. The facts read span [:lo, :hi), so a
+    window edge that is also an edge of the read needs no comparison.
     """
+    reach = max(w.span_ms for w in windows)
     columns = []
-    for i in range(len(windows)):
-        inside = f"f.created_at >= :start{i} AND f.created_at < :end{i}"
-        columns += [f"SUM(CASE WHEN {inside} THEN {_amount(field)} ELSE 0 END)" for field in _COUNTED]
-        columns += [f"COUNT(DISTINCT CASE WHEN {inside} AND {_is(field)} THEN f.author END)" for field in _FLAGS]
+    for i, spec in enumerate(windows):
+        edges = ([] if spec.span_ms == reach else [f"f.created_at >= :start{i}"]) + (
+            [] if spec.lag_ms == 0 else [f"f.created_at < :end{i}"])
+        inside = " AND ".join(edges) or "1"
+        columns += [_count(field, inside) for field in _fields(spec)]
     return f"WITH {topic_facts_cte()}\nSELECT f.topic_id, {', '.join(columns)} FROM app_facts AS f GROUP BY f.topic_id"
+
+
+def _fields(window: WindowSpec) -> tuple[str, ...]:
+    return SNAPSHOT_FIELDS.get(window.name, COUNT_FIELDS)
 
 
 _PANE_ACTIVITY_SQL: Final = (
@@ -103,12 +125,12 @@ async def recompute_snapshot(
     finally:
         await conn.close()
     counts: dict[str, dict[str, WindowCounts]] = {spec.name: {} for spec in windows}
-    width = len(_COUNTED) + len(_FLAGS)
     for topic, *numbers in result:
-        for i, spec in enumerate(windows):
-            window = WindowCounts(*numbers[i * width:(i + 1) * width])
-            if not window.empty:
-                counts[spec.name][topic] = window
+        for spec in windows:
+            names = _fields(spec)
+            values, numbers = numbers[:len(names)], numbers[len(names):]
+            if any(values):  # a window without a live fact of the topic has no entry
+                counts[spec.name][topic] = WindowCounts(**dict(zip(names, values, strict=True)))
     stamp = int(time.time() * 1000) if updated_at is None else updated_at
     return build_snapshot(boundary, counts, weights, windows=windows, updated_at=stamp)
 

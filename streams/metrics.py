@@ -59,6 +59,16 @@ EMPTY: Final = WindowCounts()  # shared: never mutate it
 # Per window name, per topic: that topic's live facts in the window.
 CountsByWindow = Mapping[str, Mapping[str, WindowCounts]]
 
+COUNT_FIELDS: Final = tuple(f.name for f in fields(WindowCounts))
+# The counts `build_snapshot` reads of each standard window (every other window: all of them), so
+# a batch that computes counts may skip the rest: W6 feeds only the `_6h` columns, Wprev only
+# `participant_delta`.
+SNAPSHOT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    W24.name: COUNT_FIELDS,
+    W6.name: ("posts", "replies", "boosts", "bookmarks", "unique_authors"),
+    WPREV.name: ("participants",),
+}
+
 
 def score(posts: int, unique_authors: int, boosts: int, weights: ScoreWeights) -> float:
     """`posts * w_posts + unique_authors * w_unique_authors + boosts * w_boosts`, in that order.
