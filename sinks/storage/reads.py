@@ -129,6 +129,19 @@ async def score_series(conn: aiosqlite.Connection, topic_ids: Sequence[str]) -> 
     return series
 
 
+async def metrics_rows(conn: aiosqlite.Connection, first: int, last: int) -> dict[int, list[TopicMetrics]]:
+    """`topic_metrics` rows for boundaries in [first, last], by boundary, each sorted by topic."""
+    found: dict[int, list[TopicMetrics]] = {}
+    async with conn.execute(
+        f"SELECT {_COLS} FROM topic_metrics WHERE window_end BETWEEN ? AND ? ORDER BY window_end, topic_id",
+        (first, last),
+    ) as cursor:
+        for values in await cursor.fetchall():
+            row = TopicMetrics(*values)
+            found.setdefault(row.window_end, []).append(row)
+    return found
+
+
 async def _tables(conn: aiosqlite.Connection) -> set[str]:
     async with conn.execute(
         f"SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({_marks(_OURS)})", _OURS
