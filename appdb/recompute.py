@@ -15,7 +15,8 @@ What a fact is comes from `appdb.facts`; how much each kind adds from
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -78,6 +79,19 @@ def _fields(window: WindowSpec) -> tuple[str, ...]:
     return SNAPSHOT_FIELDS.get(window.name, COUNT_FIELDS)
 
 
+def _count_readers(windows: Sequence[WindowSpec]) -> list[Callable[[Sequence[int]], tuple[int, ...]]]:
+    """Per window, a function from a result row padded with a final 0 to that window's
+    `WindowCounts` fields in order, 0 for the fields the query skipped."""
+    readers: list[Callable[[Sequence[int]], tuple[int, ...]]] = []
+    column = 1  # column 0 is the topic
+    for spec in windows:
+        names = _fields(spec)
+        at = {name: column + i for i, name in enumerate(names)}
+        readers.append(itemgetter(*(at.get(name, -1) for name in COUNT_FIELDS)))
+        column += len(names)
+    return readers
+
+
 _PANE_ACTIVITY_SQL: Final = (
     f"WITH {topic_facts_cte()}\n"
     f"SELECT f.created_at - f.created_at % {PANE_MS} AS pane, f.topic_id, f.author,"
@@ -125,12 +139,13 @@ async def recompute_snapshot(
     finally:
         await conn.close()
     counts: dict[str, dict[str, WindowCounts]] = {spec.name: {} for spec in windows}
-    for topic, *numbers in result:
-        for spec in windows:
-            names = _fields(spec)
-            values, numbers = numbers[:len(names)], numbers[len(names):]
+    readers = [(counts[spec.name], reader) for spec, reader in zip(windows, _count_readers(windows), strict=True)]
+    for row in result:
+        padded = (*row, 0)
+        for by_topic, reader in readers:
+            values = reader(padded)
             if any(values):  # a window without a live fact of the topic has no entry
-                counts[spec.name][topic] = WindowCounts(**dict(zip(names, values, strict=True)))
+                by_topic[row[0]] = WindowCounts(*values)
     stamp = int(time.time() * 1000) if updated_at is None else updated_at
     return build_snapshot(boundary, counts, weights, windows=windows, updated_at=stamp)
 
