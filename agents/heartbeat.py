@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -18,6 +15,7 @@ import mode
 from config.settings import Settings
 from observability.logs import log_event
 from sinks.database import connect_writer
+from sinks.storage.workers import announce_worker, remove_worker
 
 log = logging.getLogger("kukuri_trending.worker")
 
@@ -46,14 +44,9 @@ class HeartbeatService(mode.Service):
                 await self.sleep(HEARTBEAT_SECONDS)
         finally:
             with contextlib.suppress(sqlite3.Error):
-                await conn.execute("DELETE FROM trending_workers WHERE worker_id = ?", (self.worker_id,))
+                await remove_worker(conn, self.worker_id)
             await conn.close()
 
     async def _write(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
-                    "INSERT INTO trending_workers (worker_id, host, pid, started_at, heartbeat_at, partitions)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE SET"
-                    " heartbeat_at = excluded.heartbeat_at, partitions = excluded.partitions",
-                    (self.worker_id, socket.gethostname(), os.getpid(), self.started_at,
-                     int(time.time() * 1000), json.dumps(self.partitions())),
-                )
+        await announce_worker(conn, self.worker_id, started_at=self.started_at, now=int(time.time() * 1000),
+                              partitions=self.partitions())

@@ -31,7 +31,8 @@ from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer
 from sinks.failures import classify
 from sinks.job_failures import JobFailures
-from sinks.snapshot_writer import RunRecord, write_snapshot_part
+from sinks.storage.reads import last_finished_at
+from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from sinks.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
 from streams.stream_state import StreamState
@@ -84,10 +85,9 @@ class SnapshotService(mode.Service):
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
         self.job_metrics.set_enabled(self.settings.metrics.enabled)
-        async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
-            (last,) = await cursor.fetchone()  # type: ignore[misc]
+        last = await last_finished_at(self._conn)
         if last is not None:
-            self._last_success = int(last)
+            self._last_success = last
             self.job_metrics.restore_last_success(self._last_success)
         ledger = await JobFailures.open(self.settings.database.path,
                                         busy_timeout_ms=self.settings.database.busy_timeout_ms)
@@ -138,13 +138,12 @@ class SnapshotService(mode.Service):
             if self._alerts is None or self._conn is None:
                 continue
             try:
-                async with self._conn.execute("SELECT MAX(finished_at) FROM trending_runs") as cursor:
-                    (last,) = await cursor.fetchone()  # type: ignore[misc]
+                last = await last_finished_at(self._conn)
             except sqlite3.Error as exc:
                 log_event(log, "trending_metrics_job.staleness_check_failed", level=logging.WARNING, error=repr(exc))
                 continue
             if last is not None:
-                self._last_success = max(self._last_success or 0, int(last))
+                self._last_success = max(self._last_success or 0, last)
             await self._alerts.tick(now_ms(), self._last_success)
 
     async def run_boundary(

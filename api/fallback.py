@@ -1,6 +1,6 @@
 """Live numbers when the committed metrics are missing or stale (CONTRACT section 7, freshness).
 
-The same shared metric code as the stream (`sinks.app_metrics.recompute_snapshot`) recomputes the
+The same shared metric code as the stream (`appdb.recompute.recompute_snapshot`) recomputes the
 snapshot for the current boundary from kukuri's tables, read-only. A recompute reads a day of
 facts, so it runs once per boundary: concurrent requests share the one in flight (single-flight)
 and later ones reuse its result until the next boundary. A failure is remembered for a short
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.ranking import LiveRanking
+from appdb.recompute import recompute_snapshot
 from config.settings import ScoreWeights
-from sinks.app_metrics import recompute_snapshot
 
 
 class FallbackFailed(Exception):

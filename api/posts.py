@@ -3,82 +3,84 @@
 A post is a live kind-1 event, a reply included (a reply is a post, as in `posts_24h`). Its
 engagement is what it received inside the same window: live replies and boosts whose first `e`
 tag names it, and bookmarks of it. Ties go to the newer post, then to the smaller event id so
-the order is total. The `e`-tag rule is the app-metrics one (`sinks.app_metrics`), so "a reply"
-and "a boost of X" mean the same here as in every metric.
+the order is total. What a post, a reply and "a boost of X" are comes from `appdb.facts`, the
+mapping every reader of the app database shares.
+
+Cost per call: the requested topics' posts are found through `event_topics` (kukuri's index on
+`topic_id`); the replies and boosts of the window are one range scan of kukuri's `created_at` index
+in which only events with tags are parsed; bookmarks are one pass over `bookmarks` (kukuri gives
+it no index on `post_id`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import aiosqlite
 
 from api.models import TrendingPost
-from sinks.app_metrics import E_TAGS_SQL  # the shared `e`-tag rule of CONTRACT 3.2
+from appdb.facts import BOOST_KIND, POST_KIND, reactions_cte, reply_to, topic_posts_cte
+from streams.windows import W24
 
-_FIRST_E_TAG = "(SELECT j.value ->> 1 FROM {e_tags} ORDER BY j.key LIMIT 1)"
-
-# `+kind` / `+deleted` keep the planner on the created_at index, as in `sinks.app_metrics`: a day of
-# events is far fewer rows than all kind-1 rows ever written.
+# Engagement is summed per post in one GROUP BY over the posts and what they received (no join
+# between intermediate results, which SQLite may run as a nested loop without an index); a post in
+# several requested topics keeps its topics in a JSON list and is spread back over them.
 _SQL = """
-WITH candidates AS MATERIALIZED (
-    SELECT t.topic_id, e.event_id, e.public_key, e.content, e.created_at, {post_parent} AS reply_to
-      FROM event_topics AS t JOIN events AS e ON e.event_id = t.event_id
-     WHERE t.topic_id IN ({topics}) AND e.created_at >= :lo AND e.created_at < :hi
-       AND +e.kind = 1 AND +e.deleted = 0
-),
-reactions(target, kind) AS MATERIALIZED (
-    SELECT {reaction_target}, r.kind
-      FROM events AS r
-     WHERE r.created_at >= :lo AND r.created_at < :hi AND +r.kind IN (1, 6) AND +r.deleted = 0
-),
-received(event_id, replies, boosts) AS (
-    SELECT target, SUM(kind = 1), SUM(kind = 6) FROM reactions
-     WHERE target IN (SELECT event_id FROM candidates) GROUP BY target
-),
-saved(event_id, bookmarks) AS (
-    SELECT post_id, COUNT(*) FROM bookmarks
-     WHERE post_id IN (SELECT event_id FROM candidates) AND created_at >= :lo AND created_at < :hi
-       AND user_pubkey IS NOT NULL
-     GROUP BY post_id
-),
-scored AS (
-    SELECT c.*, COALESCE(g.replies, 0) AS replies, COALESCE(g.boosts, 0) AS boosts,
-           COALESCE(s.bookmarks, 0) AS bookmarks
-      FROM candidates AS c
-      LEFT JOIN received AS g ON g.event_id = c.event_id
-      LEFT JOIN saved AS s ON s.event_id = c.event_id
+WITH {posts}, {reactions},
+engagement(event_id, topics, author, content, created_at, tags, replies, boosts, bookmarks) AS (
+    SELECT event_id, json_group_array(topic_id) FILTER (WHERE topic_id IS NOT NULL), MAX(author), MAX(content),
+           MAX(created_at), MAX(tags), SUM(replies), SUM(boosts), SUM(bookmarks)
+      FROM (
+        SELECT topic_id, event_id, author, content, created_at, tags, 0 AS replies, 0 AS boosts, 0 AS bookmarks
+          FROM app_posts
+        UNION ALL
+        SELECT NULL, target, NULL, NULL, NULL, NULL, app_kind = {post_kind}, app_kind = {boost_kind}, 0
+          FROM app_reactions WHERE target IN (SELECT event_id FROM app_posts)
+        UNION ALL
+        SELECT NULL, post_id, NULL, NULL, NULL, NULL, 0, 0, 1
+          FROM bookmarks
+         WHERE post_id IN (SELECT event_id FROM app_posts) AND created_at >= :lo AND created_at < :hi
+           AND user_pubkey IS NOT NULL
+      )
+     GROUP BY event_id
 ),
 ranked AS (
-    SELECT *, replies + boosts + bookmarks AS engagement,
-           ROW_NUMBER() OVER (PARTITION BY topic_id
-                              ORDER BY replies + boosts + bookmarks DESC, created_at DESC, event_id ASC) AS position
-      FROM scored
+    SELECT t.value AS topic_id, e.event_id, e.author, e.content, e.created_at, e.tags, e.replies, e.boosts,
+           e.bookmarks, e.replies + e.boosts + e.bookmarks AS engagement,
+           ROW_NUMBER() OVER (PARTITION BY t.value
+                              ORDER BY e.replies + e.boosts + e.bookmarks DESC, e.created_at DESC, e.event_id ASC)
+               AS position
+      FROM engagement AS e, json_each(e.topics) AS t
 )
-SELECT topic_id, event_id, public_key, content, created_at, reply_to, replies, boosts, bookmarks, engagement, position
+SELECT topic_id, event_id, author, content, created_at, {reply_to}, replies, boosts, bookmarks, engagement, position
   FROM ranked WHERE position <= :per_topic ORDER BY topic_id, position
 """
 
 
-async def trending_posts(
-    conn: aiosqlite.Connection, window: tuple[int, int], caps: Mapping[str, int]
+async def posts_for(
+    conn: aiosqlite.Connection, boundary: int, topic_ids: Sequence[str], per_topic: int
 ) -> dict[str, tuple[TrendingPost, ...]]:
-    """Per topic, its top `caps[topic]` posts created in `window` = [lo, hi)."""
-    wanted = [topic for topic, cap in caps.items() if cap > 0]
-    found: dict[str, list[TrendingPost]] = {topic: [] for topic in caps}
-    if wanted:
-        params: dict[str, object] = {"lo": window[0], "hi": window[1], "per_topic": max(caps.values())}
+    """Per topic of `topic_ids`, its top `per_topic` posts of W24 for boundary E; every topic is a key.
+
+    One read of the app database; raises `sqlite3.Error` when it cannot be read.
+    """
+    wanted = list(dict.fromkeys(topic_ids))
+    found: dict[str, list[TrendingPost]] = {topic: [] for topic in wanted}
+    if wanted and per_topic > 0:
+        lo, hi = W24.bounds(boundary)
+        params: dict[str, object] = {"lo": lo, "hi": hi, "per_topic": per_topic}
         params.update({f"t{i}": topic for i, topic in enumerate(wanted)})
-        async with conn.execute(_query(wanted), params) as cursor:
+        async with conn.execute(_query(len(wanted)), params) as cursor:
             for topic_id, *post in await cursor.fetchall():
-                if len(found[topic_id]) < caps[topic_id]:
-                    found[topic_id].append(TrendingPost(*post))
+                found[topic_id].append(TrendingPost(*post))
     return {topic: tuple(posts) for topic, posts in found.items()}
 
 
-def _query(topics: Sequence[str]) -> str:
+def _query(topics: int) -> str:
     return _SQL.format(
-        topics=", ".join(f":t{i}" for i in range(len(topics))),
-        post_parent=_FIRST_E_TAG.format(e_tags=E_TAGS_SQL.format(tags="e.tags")),
-        reaction_target=_FIRST_E_TAG.format(e_tags=E_TAGS_SQL.format(tags="r.tags")),
+        posts=topic_posts_cte(", ".join(f":t{i}" for i in range(topics))),
+        reactions=reactions_cte(),
+        reply_to=reply_to("tags"),
+        post_kind=POST_KIND,
+        boost_kind=BOOST_KIND,
     )

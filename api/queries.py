@@ -37,7 +37,7 @@ from api.models import (
 )
 from api.params import DEFAULT_LIMIT, DEFAULT_PER_TOPIC, MAX_LIMIT, MAX_PER_TOPIC, in_range
 from api.pool import ReadPool
-from api.posts import trending_posts
+from api.posts import posts_for
 from api.ranking import CommittedRanking, LiveRanking, RankingCache
 from api.store import (
     Run,
@@ -51,9 +51,9 @@ from api.store import (
     topics_by_id,
 )
 from config.settings import Settings
-from sinks.snapshot_writer import now_ms
+from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
-from streams.windows import MINUTE_MS, W24, align_down
+from streams.windows import MINUTE_MS, align_down
 
 # What the live feed compares to notice a new answer without building it.
 FeedVersion = tuple[object, ...]
@@ -108,12 +108,14 @@ class TrendingReader:
             rows = await view.rows(conn, topic_ids)
             names = await topics_by_id(conn, topic_ids)
             caps = {t: min(per_topic, rows[t].posts_24h if t in rows else 0) for t in topic_ids}
+            listed = [t for t in topic_ids if caps[t] > 0]
             try:
-                posts = await trending_posts(conn, W24.bounds(view.boundary), caps)
+                posts = await posts_for(conn, view.boundary, listed, max((caps[t] for t in listed), default=0))
             except sqlite3.Error as exc:
                 raise AppDatabaseUnavailable(f"cannot read kukuri's posts: {exc}") from exc
         groups = tuple(
-            TopicPosts(t, names[t].name if t in names else None, rows[t].posts_24h if t in rows else 0, posts[t])
+            TopicPosts(t, names[t].name if t in names else None, rows[t].posts_24h if t in rows else 0,
+                       posts.get(t, ())[:caps[t]])
             for t in topic_ids
         )
         return TrendingPosts(view.boundary, view.data_source, view.stale, groups)

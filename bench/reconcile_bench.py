@@ -1,13 +1,15 @@
 """Benchmark the reconciliation recompute and the backfill on generated app databases.
 
-    .venv/bin/python -m bench.reconcile_bench [--seed 7] [--facts 100000 1000000] [--keep DIR]
+    .venv/bin/python -m bench.reconcile_bench [--seed 7] [--facts 100000 1000000] [--wide 1000000] [--keep DIR]
 
 Same seed, same data: the generator is deterministic, so runs are comparable (the gap repair's
 data ends at the current boundary, because its TTL is measured from now: same facts, shifted in
 time). Facts are spread uniformly over the span the measured operation reads (48 h before E for
 one boundary, 72 h for a 1440-minute backfill, 96 h for a 48-hour gap repair), which is the worst
-case: every fact generated is read and counted. Prints a Markdown table (the one in
-docs/benchmarks.md).
+case: every fact generated is read and counted. `--wide` adds the high-cardinality shape (50,000
+topics, 20,000 authors), on which the API's live fallback (the same recompute, plus ranking) and
+the trending-posts query (`api.posts.posts_for`, ten topics) are measured too. Prints a Markdown
+table (the one in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from api.fallback import LiveFallback
+from api.posts import posts_for
+from appdb.recompute import recompute_snapshot
 from config.settings import DatabaseSettings, Settings
 from reconcile.backfill import backfill
 from reconcile.gaps import fill_gaps
-from sinks.app_metrics import recompute_snapshot
-from sinks.database import connect_writer
+from sinks.database import connect_reader, connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, write_facts
 from sinks.migrate import apply_migrations
 from streams.events import Event, Kind
@@ -50,6 +54,11 @@ class Shape:
 
 def shape_for(facts: int, span_hours: int) -> Shape:
     return Shape(facts, topics=max(50, facts // 200), authors=max(100, facts // 20), span_ms=span_hours * HOUR_MS)
+
+
+def wide_shape(facts: int) -> Shape:
+    """Many topics, few authors each: 1M facts over 50,000 topics and 20,000 authors."""
+    return Shape(facts, topics=max(50, facts // 20), authors=max(100, facts // 50), span_ms=48 * HOUR_MS)
 
 
 def generate_events(shape: Shape, *, seed: int, end: int) -> Iterator[Event]:
@@ -114,17 +123,50 @@ def _table_sizes(path: Path) -> str:
     return f"{events:,} events, {links:,} event_topics, {marks:,} bookmarks"
 
 
-async def bench_recompute(directory: Path, facts: int, *, seed: int, boundary: int) -> list[str]:
-    path = directory / f"recompute-{facts}-{seed}.db"
-    shape = shape_for(facts, span_hours=48)
-    built = await build_db(path, shape, seed=seed, end=boundary) if not path.exists() else float("nan")
+def _data(shape: Shape, path: Path) -> str:
+    return f"{shape.facts:,} facts over {shape.span_ms // HOUR_MS} h, {shape.topics:,} topics ({_table_sizes(path)})"
+
+
+async def _database(directory: Path, shape: Shape, *, seed: int, end: int) -> tuple[Path, float]:
+    """The generated database for `shape` (reused when `--keep` already holds it) and its build time."""
+    path = directory / f"recompute-{shape.facts}-{shape.topics}-{shape.authors}-{seed}.db"
+    built = await build_db(path, shape, seed=seed, end=end) if not path.exists() else float("nan")
+    return path, built
+
+
+async def bench_recompute(directory: Path, shape: Shape, *, seed: int, boundary: int) -> list[list[str]]:
+    path, built = await _database(directory, shape, seed=seed, end=boundary)
     settings = Settings()
     began = time.perf_counter()
     snapshot = await recompute_snapshot(path, boundary, settings.metrics.score_weights)
     took = time.perf_counter() - began
-    return [
-        "recompute one boundary (E, 48 h read)", f"{facts:,} facts over 48 h ({_table_sizes(path)})",
+    return [[
+        "recompute one boundary (E, 48 h read)", _data(shape, path),
         f"{len(snapshot.rows):,} topics", f"{took:.2f} s", f"{built:.1f} s",
+    ]]
+
+
+async def bench_api_reads(directory: Path, shape: Shape, *, seed: int, boundary: int) -> list[list[str]]:
+    """The live fallback's first answer for E, and the posts of its ten top topics."""
+    path, _ = await _database(directory, shape, seed=seed, end=boundary)
+    fallback = LiveFallback(path, Settings().metrics.score_weights)
+    began = time.perf_counter()
+    ranking = await fallback.ranking(boundary)
+    fallback_took = time.perf_counter() - began
+    await fallback.close()
+    top = [row.topic_id for row in ranking.rows[:10]]
+    conn = await connect_reader(path)
+    try:
+        began = time.perf_counter()
+        posts = await posts_for(conn, boundary, top, 5)
+        posts_took = time.perf_counter() - began
+    finally:
+        await conn.close()
+    return [
+        ["API live fallback (recompute + ranking)", _data(shape, path), f"{len(ranking.rows):,} topics ranked",
+         f"{fallback_took:.2f} s", "(same data)"],
+        ["trending posts of the top 10 topics (5 each)", _data(shape, path),
+         f"{sum(len(p) for p in posts.values())} posts", f"{posts_took:.2f} s", "(same data)"],
     ]
 
 
@@ -164,7 +206,11 @@ async def bench_gaps(directory: Path, facts: int, *, seed: int) -> list[str]:
 async def run(args: argparse.Namespace, directory: Path) -> list[list[str]]:
     # A fixed boundary: the data and the numbers do not depend on the day the benchmark runs.
     boundary = align_down(1_700_000_000_000, 5 * 60_000)
-    rows = [await bench_recompute(directory, n, seed=args.seed, boundary=boundary) for n in args.facts]
+    rows = []
+    for shape in [shape_for(n, span_hours=48) for n in args.facts] + [wide_shape(n) for n in args.wide]:
+        rows += await bench_recompute(directory, shape, seed=args.seed, boundary=boundary)
+    for n in args.wide:
+        rows += await bench_api_reads(directory, wide_shape(n), seed=args.seed, boundary=boundary)
     rows.append(await bench_backfill(directory, args.backfill_facts, seed=args.seed, until=boundary, minutes=1440))
     rows.append(await bench_gaps(directory, args.backfill_facts, seed=args.seed))
     return rows
@@ -174,6 +220,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.reconcile_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--facts", type=int, nargs="+", default=[100_000, 1_000_000], help="recompute sizes")
+    parser.add_argument("--wide", type=int, nargs="*", default=[1_000_000],
+                        help="sizes of the high-cardinality case (50 facts per topic, 50 per author)")
     parser.add_argument("--backfill-facts", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated databases in this directory")
     args = parser.parse_args()

@@ -15,7 +15,7 @@ from pathlib import Path
 from config.settings import ScoreWeights
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import write_snapshot_part
+from sinks.storage.snapshots import write_snapshot_part
 from streams.aggregation import PartitionState
 from streams.events import Event
 from streams.state_store import MemoryStore

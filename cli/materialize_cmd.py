@@ -23,6 +23,7 @@ from cli.errors import require_database
 from config.settings import Settings
 from producer.sender import new_producer
 from sinks.database import connect_reader
+from sinks.storage.workers import live_workers, run_answering
 from streams.aggregation import boundary_for
 
 
@@ -95,12 +96,7 @@ async def _live_workers(settings: Settings) -> int:
         return 0
     conn = await connect_reader(settings.database.path)
     try:
-        async with conn.execute(
-            "SELECT COUNT(*) FROM trending_workers WHERE heartbeat_at >= ?",
-            (int(time.time() * 1000) - ALIVE_WITHIN_MS,),
-        ) as cursor:
-            (count,) = await cursor.fetchone()  # type: ignore[misc]
-        return int(count)
+        return await live_workers(conn, heartbeat_since=int(time.time() * 1000) - ALIVE_WITHIN_MS)
     finally:
         await conn.close()
 
@@ -108,24 +104,14 @@ async def _live_workers(settings: Settings) -> int:
 async def _wait_for_run(
     settings: Settings, request_id: str, boundary: int, timeout: float
 ) -> tuple[int, int, int, int] | None:
-    """The run that includes every partition's answer to this request (not just any run of E).
-
-    The transaction that writes the last acknowledgement also promotes and records the snapshot,
-    so a complete set of acknowledgements means the run is there: no clock is compared.
-    """
+    """The run that includes every partition's answer to this request (not just any run of E)."""
     deadline = time.monotonic() + timeout
     conn = await connect_reader(settings.database.path)
     try:
         while time.monotonic() < deadline:
-            async with conn.execute(
-                "SELECT r.window_end, r.topics_upserted, r.finished_at, r.duration_ms FROM trending_runs r"
-                " JOIN (SELECT COUNT(*) AS parts FROM materialize_acks WHERE request_id = ?) a"
-                " WHERE r.window_end = ? AND a.parts = ?",
-                (request_id, boundary, settings.kafka.partitions),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is not None:
-                return tuple(row)  # type: ignore[return-value]
+            run = await run_answering(conn, request_id, boundary, settings.kafka.partitions)
+            if run is not None:
+                return run
             await asyncio.sleep(0.1)
         return None
     finally:

@@ -21,13 +21,13 @@ import aiosqlite
 from config.settings import Settings
 from observability.logs import log_event
 from reconcile.errors import database_errors
-from reconcile.history import write_history
 from reconcile.progress import ProgressCallback
 from reconcile.series import recompute_series
-from sinks.app_metrics import Snapshot
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import RunRecord, now_ms, write_snapshot
+from sinks.storage.history import write_history
+from sinks.storage.snapshots import RunRecord, now_ms, write_snapshot
+from streams.metrics import Snapshot
 from streams.windows import MINUTE_MS, align_down
 
 BATCH_ROWS: Final = 10_000

@@ -18,8 +18,8 @@ from reconcile.errors import ReconcileError, database_errors
 from reconcile.progress import ProgressCallback
 from reconcile.runner import Reconciler, ReconcileResult
 from reconcile.series import recompute_series
-from reconcile.store import boundaries_without_run
-from sinks.snapshot_writer import now_ms
+from sinks.storage.reads import boundaries_without_run
+from sinks.storage.snapshots import now_ms
 from streams.windows import HOUR_MS, align_down
 
 log = logging.getLogger("kukuri_trending.reconcile")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from sinks.app_metrics import PaneActivity
+from appdb.recompute import PaneActivity
 from streams.metrics import WindowCounts
 from streams.sliding import SlidingWindows
 from streams.windows import PANE_MS, WindowSpec

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from appdb.recompute import recompute_snapshot
 from config.settings import Settings
 from observability.logs import log_event
 from reconcile import metrics
 from reconcile.diff import SnapshotDiff, diff_snapshot
 from reconcile.errors import ReconcileError, database_errors
-from reconcile.store import read_stored
-from sinks.app_metrics import Snapshot, recompute_snapshot
 from sinks.database import connect_reader, connect_writer
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import RunRecord, now_ms, write_snapshot
+from sinks.storage.reads import read_stored
+from sinks.storage.snapshots import RunRecord, now_ms, write_snapshot
+from streams.metrics import Snapshot
 from streams.windows import align_down
 
 log = logging.getLogger("kukuri_trending.reconcile")

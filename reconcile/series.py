@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from appdb.recompute import read_pane_activity
 from config.settings import ScoreWeights
 from reconcile.panes import slide
-from sinks.app_metrics import Snapshot, read_pane_activity, snapshot_from_counts
+from streams.metrics import Snapshot, build_snapshot
 from streams.windows import window_set
 
 
@@ -32,7 +33,7 @@ async def recompute_series(
 
     def build() -> Iterator[Snapshot]:
         for boundary, counts in slide(activity, windows, boundaries):
-            yield snapshot_from_counts(
+            yield build_snapshot(
                 boundary, counts, weights, windows=windows, updated_at=updated_at
             )
 

@@ -1,7 +1,7 @@
 """Stand-in for the kukuri app's own writes: its schema, and facts written the way the app stores them.
 
 Used by the demo, `produce --app-db` and the tests; production kukuri-trending only reads these
-tables. The mapping is CONTRACT 3.2 in reverse: a post or reply is a kind-1 `events` row (a reply
+tables. The mapping is the one of `appdb.facts` in reverse: a post or reply is a kind-1 `events` row (a reply
 carries an `["e", parent]` tag), a boost a kind-6 row tagged with its target, a bookmark a
 `bookmarks` row, and a delete sets `deleted = 1` on its target (or removes the bookmark).
 Boosts and bookmarks get no `event_topics` rows: their topics are their target post's.

@@ -12,6 +12,8 @@ from pathlib import Path
 import aiosqlite
 
 from sinks.database import connect_writer
+from sinks.storage.schema import applied_versions, ensure_migrations_table, is_applied, record_migration
+from sinks.storage.sql import transaction
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -38,34 +40,19 @@ def available_migrations() -> list[Migration]:
 
 async def apply_migrations(conn: aiosqlite.Connection) -> list[Migration]:
     """Apply every pending migration, each in its own transaction; return the ones applied."""
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
-    )
-    async with conn.execute("SELECT version FROM schema_migrations") as cursor:
-        already = {row[0] for row in await cursor.fetchall()}
+    await ensure_migrations_table(conn)
+    already = await applied_versions(conn)
     applied = []
     for migration in available_migrations():
         if migration.version in already:
             continue  # no write lock on kukuri's database when there is nothing to do
         # Checked again inside the write transaction: several workers may start (and migrate) at once.
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
-            ) as cursor:
-                done = await cursor.fetchone() is not None
+        async with transaction(conn):
+            done = await is_applied(conn, migration.version)
             if not done:
                 for statement in _statements(migration.sql):
                     await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, int(time.time() * 1000)),
-                )
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
+                await record_migration(conn, migration.version, migration.name, int(time.time() * 1000))
         if done:
             continue
         applied.append(migration)

@@ -6,12 +6,13 @@ into rows with these functions, so the three cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Final
 
 from config.settings import ScoreWeights
 from streams.events import Kind
-from streams.windows import W24
+from streams.windows import W6, W24, WPREV, WindowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,18 @@ class WindowCounts:
 
 EMPTY: Final = WindowCounts()  # shared: never mutate it
 
+# Per window name, per topic: that topic's live facts in the window.
+CountsByWindow = Mapping[str, Mapping[str, WindowCounts]]
 
+COUNT_FIELDS: Final = tuple(f.name for f in fields(WindowCounts))
+# The counts `build_snapshot` reads of each standard window (every other window: all of them), so
+# a batch that computes counts may skip the rest: W6 feeds only the `_6h` columns, Wprev only
+# `participant_delta`.
+SNAPSHOT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    W24.name: COUNT_FIELDS,
+    W6.name: ("posts", "replies", "boosts", "bookmarks", "unique_authors"),
+    WPREV.name: ("participants",),
+}
 
 
 def score(posts: int, unique_authors: int, boosts: int, weights: ScoreWeights) -> float:
@@ -180,3 +192,42 @@ def window_metrics(
         unique_authors=counts.unique_authors, participants=counts.participants,
         score=score(counts.posts, counts.unique_authors, counts.boosts, weights), updated_at=updated_at,
     )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything written for one boundary: `topic_metrics` rows and the extra windows' rows."""
+
+    boundary: int
+    rows: list[TopicMetrics]  # sorted by topic_id
+    window_rows: list[WindowMetrics]  # sorted by (window, topic_id)
+
+
+def build_snapshot(
+    boundary: int,
+    counts: CountsByWindow,
+    weights: ScoreWeights,
+    *,
+    windows: Sequence[WindowSpec],
+    updated_at: int,
+) -> Snapshot:
+    """Boundary E's rows from per-window, per-topic counts; a topic is in the snapshot iff live in W24.
+
+    Every window of `windows` other than W24, W6 and Wprev is an extra window (topic_window_metrics).
+    The stream (per partition) and the batch (reconcile, backfill, fallback) both build rows here.
+    """
+    w24, w6, prev = counts.get(W24.name, {}), counts.get(W6.name, {}), counts.get(WPREV.name, {})
+    rows = [
+        topic_metrics(
+            topic, boundary, w24[topic], w6.get(topic, EMPTY), prev.get(topic, EMPTY).participants,
+            weights, updated_at,
+        )
+        for topic in sorted(t for t, c in w24.items() if not c.empty)
+    ]
+    window_rows = [
+        window_metrics(topic, spec.name, spec.bounds(boundary), c, weights, updated_at)
+        for spec in sorted((w for w in windows if w not in (W24, W6, WPREV)), key=lambda s: s.name)
+        for topic, c in sorted(counts.get(spec.name, {}).items())
+        if not c.empty
+    ]
+    return Snapshot(boundary, rows, window_rows)

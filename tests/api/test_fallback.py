@@ -11,11 +11,11 @@ import pytest
 from api import fallback as fallback_module
 from api.fallback import FallbackFailed, LiveFallback
 from api.queries import TrendingReader, list_trending_topics
+from appdb.recompute import recompute_snapshot
 from config.settings import ScoreWeights
-from sinks.app_metrics import recompute_snapshot
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, write_facts
-from sinks.snapshot_writer import now_ms
+from sinks.storage.snapshots import now_ms
 from streams.events import Event
 from tests.api.conftest import Api
 from tests.api.support import INTERVAL_MS, add_facts, boundary, commit, create_db, execute, row, settings_for

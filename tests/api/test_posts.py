@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from appdb.recompute import recompute_snapshot
 from config.settings import ScoreWeights
-from sinks.app_metrics import recompute_snapshot
 from streams.events import Event
 from tests.api.conftest import Api
 from tests.api.support import add_facts, boundary, commit, create_db, row

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agents.reconcile_service import ReconcileService
+from appdb.loader import partition_of
 from config.settings import Settings
 from producer.synthetic import TrafficGenerator, delivery
-from sinks.app_facts import partition_of
 from sinks.migrate import migrate
 from streams.events import Event
 from streams.state_store import MemoryStore

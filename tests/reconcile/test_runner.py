@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from appdb.recompute import recompute_snapshot
 from reconcile.errors import ReconcileError
 from reconcile.runner import reconcile_boundary, reconcile_latest
-from sinks.app_metrics import recompute_snapshot
 from sinks.database import connect_writer
-from sinks.snapshot_writer import write_snapshot
+from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
 from tests.fixtures.app_db import (
     HOUR,

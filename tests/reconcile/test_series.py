@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appdb.recompute import PaneActivity, recompute_snapshot
 from config.settings import ScoreWeights
 from reconcile.panes import slide
 from reconcile.series import recompute_series
-from sinks.app_metrics import PaneActivity, recompute_snapshot
 from streams.events import Event
 from streams.metrics import WindowCounts
 from streams.windows import PANE_MS, WindowSpec

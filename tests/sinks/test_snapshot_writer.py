@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import now_ms, write_snapshot, write_snapshot_part
+from sinks.storage.snapshots import now_ms, write_snapshot, write_snapshot_part
 from streams.metrics import TopicMetrics
 
 

@@ -1,4 +1,4 @@
-"""The SQL recompute (`sinks.app_metrics`) against hand-computed numbers and an independent oracle."""
+"""The SQL recompute (`appdb.recompute`) against hand-computed numbers and an independent oracle."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from appdb.recompute import recompute_snapshot
 from config.settings import ScoreWeights
-from sinks.app_metrics import recompute_snapshot
 from streams.events import Event
 from tests.fixtures.app_db import (
     BOUNDARY,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from appdb.loader import load_partition_from_app_db, partition_of
+from appdb.recompute import recompute_snapshot
 from config.settings import ScoreWeights
-from sinks.app_facts import load_partition_from_app_db, partition_of
-from sinks.app_metrics import recompute_snapshot
 from streams.aggregation import PartitionState
 from streams.state_store import MemoryStore
 from streams.windows import retention_ms, window_set
