@@ -19,7 +19,7 @@ install: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/kukuri-trending run --demo-history 20000 --demo-rate 40
 
-PACKAGES := streams config sinks agents cli broker producer observability api reconcile bench
+PACKAGES := streams config sinks appdb agents cli broker producer observability api reconcile bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

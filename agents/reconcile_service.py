@@ -20,11 +20,11 @@ from typing import Any
 
 import mode
 
+from appdb.loader import load_partition_from_app_db
 from config.settings import Settings
 from observability.logs import log_event
 from reconcile.errors import ReconcileError
 from reconcile.runner import reconcile_latest
-from sinks.app_facts import load_partition_from_app_db
 from streams.stream_state import StreamState
 from streams.windows import MINUTE_MS, align_down
 

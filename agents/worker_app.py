@@ -26,9 +26,9 @@ from agents.ingest import IngestService
 from agents.reconcile_service import ReconcileService
 from agents.side_services import MetricsEndpoint
 from agents.snapshot_service import SnapshotService
+from appdb.loader import load_partition_from_app_db
 from config.settings import Settings
 from observability.metrics import job_metrics, stream_metrics
-from sinks.app_facts import load_partition_from_app_db
 from streams.aggregation import PartitionState, boundary_for
 from streams.state_store import RocksStore
 from streams.stream_state import StreamState

@@ -35,7 +35,7 @@ from api.params import (
 from api.queries import TrendingReader
 from config.settings import Settings
 from observability.logs import log_event
-from sinks.snapshot_writer import now_ms
+from sinks.storage.snapshots import now_ms
 from streams.windows import MINUTE_MS
 
 log = logging.getLogger("kukuri_trending.api")

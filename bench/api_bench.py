@@ -43,7 +43,7 @@ from api.ranking import rank_key
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics, write_facts
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import now_ms, write_snapshot
+from sinks.storage.snapshots import now_ms, write_snapshot
 from streams.events import Event, Kind
 from streams.metrics import TopicMetrics
 from streams.windows import HOUR_MS, MINUTE_MS, align_down

@@ -424,7 +424,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
     stream = StreamSettings(
         data_dir=Path(s.string("data_dir", "data/state")),
         max_clock_skew_seconds=s.integer("max_clock_skew_seconds", 300, low=0),
-        # At most the half hour that staged snapshot parts are kept (sinks.snapshot_writer).
+        # At most the half hour that staged snapshot parts are kept (sinks.storage.snapshots).
         late_grace_minutes=s.integer("late_grace_minutes", 10, low=0, high=30),
         checkpoint_max_events=s.integer("checkpoint_max_events", 5000, low=1),
         bootstrap_from_app_db=s.boolean("bootstrap_from_app_db", True),

@@ -19,7 +19,7 @@ from typing import Final, Literal, get_args
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from config.settings import ScoreWeights
-from sinks.snapshot_writer import RunRecord
+from sinks.storage.snapshots import RunRecord
 from sinks.table_health import TopicMetricsHealth
 from streams.events import DEAD_LETTER_REASONS, KINDS, DeadLetterReason
 from streams.windows import W24

@@ -1,6 +1,6 @@
 """Reconcile one boundary: recompute it from the app database, diff it with what is stored, repair.
 
-A repair is `sinks.snapshot_writer.write_snapshot(source="reconcile")`: the whole snapshot for E is
+A repair is `sinks.storage.snapshots.write_snapshot(source="reconcile")`: the whole snapshot for E is
 replaced in one transaction, so afterwards the stored snapshot IS the recomputed one. Nothing is
 written when the stored snapshot already matches and a run is recorded for E, so a clean
 reconcile never hides which source (the stream) produced a snapshot.

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agents.reconcile_service import ReconcileService
-from sinks.app_facts import partition_of
+from appdb.loader import partition_of
 from streams.aggregation import PartitionState
 from streams.events import Event
 from streams.state_store import MemoryStore

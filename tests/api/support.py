@@ -25,7 +25,7 @@ from config.settings import DatabaseSettings, Settings
 from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import RunSource, now_ms, write_snapshot
+from sinks.storage.snapshots import RunSource, now_ms, write_snapshot
 from streams.metrics import TopicMetrics
 from streams.windows import HOUR_MS, MINUTE_MS, align_down
 from tests.fixtures.app_db import add_facts  # noqa: F401 - re-exported for the API tests

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinks.snapshot_writer import now_ms
+from sinks.storage.snapshots import now_ms
 from tests.api.conftest import Api
 from tests.api.support import boundary, commit, create_db, row
 

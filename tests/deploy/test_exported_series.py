@@ -21,7 +21,7 @@ from config.settings import Settings, load_settings
 from observability.alerts import row_limit
 from observability.metrics import job_metrics, stream_metrics
 from observability.metrics_server import start_metrics_server
-from sinks.snapshot_writer import RunRecord
+from sinks.storage.snapshots import RunRecord
 from sinks.table_health import TopicMetricsHealth
 from tests.deploy.test_compose import settings_of
 from tests.observability.exposition import parse

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from observability.metrics import job_metrics, stream_metrics
 from observability.metrics_server import MetricsServer, start_metrics_server
-from sinks.snapshot_writer import RunRecord
+from sinks.storage.snapshots import RunRecord
 from tests.observability.exposition import parse
 
 pytestmark = pytest.mark.integration

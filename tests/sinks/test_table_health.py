@@ -11,7 +11,7 @@ import pytest
 from observability.alerts import check_table_size
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
-from sinks.snapshot_writer import now_ms, write_snapshot
+from sinks.storage.snapshots import now_ms, write_snapshot
 from sinks.table_health import topic_metrics_health
 from streams.metrics import TopicMetrics
 
