@@ -14,7 +14,7 @@ import mode
 
 from config.settings import Settings
 from observability.logs import log_event
-from sinks.database import connect_writer
+from sinks.database import connect_writer, file_identity
 from sinks.storage.workers import announce_worker, remove_worker
 
 log = logging.getLogger("kukuri_trending.worker")
@@ -33,10 +33,16 @@ class HeartbeatService(mode.Service):
 
     @mode.Service.task
     async def _beat(self) -> None:
-        conn = await connect_writer(self.settings.database.path)
+        path = self.settings.database.path
+        conn = await connect_writer(path)
+        opened = file_identity(path)
         try:
             while not self.should_stop:
                 try:
+                    if file_identity(path) != opened:  # deleted, replaced or restored under us
+                        await conn.close()
+                        conn = await connect_writer(path, create=False)
+                        opened = file_identity(path)
                     await self._write(conn)
                 except sqlite3.Error as exc:
                     # A locked database is the sink's problem to report; a missed heartbeat is not.

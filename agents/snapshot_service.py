@@ -28,7 +28,7 @@ from config.settings import Settings
 from observability.alerts import AlertNotifier, check_table_size, row_limit
 from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
-from sinks.database import connect_writer
+from sinks.database import connect_writer, file_identity
 from sinks.failures import classify
 from sinks.job_failures import JobFailures
 from sinks.storage.reads import last_finished_at
@@ -83,6 +83,7 @@ class SnapshotService(mode.Service):
     async def on_start(self) -> None:
         self._conn = await connect_writer(self.settings.database.path,
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
+        self._file = file_identity(self.settings.database.path)
         self.job_metrics.set_weights(self.settings.metrics.score_weights)
         self.job_metrics.set_enabled(self.settings.metrics.enabled)
         last = await last_finished_at(self._conn)
@@ -205,10 +206,11 @@ class SnapshotService(mode.Service):
         `request_id` names the `materialize` request this write answers (acknowledged with it).
         With `require_caught_up`, refuses (before reading any state) while a partition is replaying.
         """
-        assert self._conn is not None
         async with self._lock:
             if require_caught_up and not self.caught_up.is_set():
                 raise _NotCaughtUp
+            await self._same_file()
+            assert self._conn is not None
             started = now_ms()
             self.stream_state.advance(boundary)
             partitions = sorted(self.stream_state.partitions)
@@ -234,6 +236,19 @@ class SnapshotService(mode.Service):
                 return None
             await self._succeeded(record)
             return record
+
+    async def _same_file(self) -> None:
+        """Reopen when the path names another file than the connection has open (deleted, replaced
+        or restored): writes into the old file would be invisible to every reader."""
+        path = self.settings.database.path
+        current = file_identity(path)
+        if self._conn is not None and current == self._file:
+            return
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+        self._conn = await connect_writer(path, busy_timeout_ms=self.settings.database.busy_timeout_ms, create=False)
+        self._file = current
 
     async def _succeeded(self, record: RunRecord) -> None:
         assert self._conn is not None

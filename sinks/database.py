@@ -10,14 +10,34 @@ import aiosqlite
 BUSY_TIMEOUT_MS = 5000
 
 
-async def connect_writer(path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
+class DatabaseFileMissing(sqlite3.OperationalError):
+    """The database path names no file (deleted under a running worker); it may come back."""
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+async def connect_writer(
+    path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, create: bool = True
+) -> aiosqlite.Connection:
     """A read-write connection in autocommit mode; callers open transactions explicitly.
 
     WAL lets kukuri's readers and our writer work side by side; `busy_timeout` turns a short lock
     held by the app into a wait instead of an immediate `database is locked`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    elif file_identity(path) is None:
+        raise DatabaseFileMissing(f"unable to open database file: {path} does not exist")
+    else:
+        conn = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None)
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute("PRAGMA synchronous = NORMAL")

@@ -18,13 +18,21 @@ from typing import Final, Literal
 from aiokafka import errors as kafka_errors
 
 from config.settings import ConfigError
+from sinks.database import DatabaseFileMissing
 
 ErrorClass = Literal["transient", "fatal"]
 
-# SQLite result codes (the primary part of `sqlite_errorname`) that clear by themselves.
-_TRANSIENT_SQLITE: Final = ("SQLITE_BUSY", "SQLITE_LOCKED")
+# SQLite result codes (the primary part of `sqlite_errorname`) that clear by themselves, or once an
+# operator frees space, makes the volume writable or restores the file: the worker keeps folding the
+# stream meanwhile, so its snapshots resume exact without a restart.
+_TRANSIENT_SQLITE: Final = (
+    "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_NOTADB",
+)
 # Without a result code (an error built by hand or by a wrapper), the message decides.
-_TRANSIENT_MESSAGES: Final = ("database is locked", "database table is locked", "database is busy")
+_TRANSIENT_MESSAGES: Final = (
+    "database is locked", "database table is locked", "database is busy", "database or disk is full",
+    "disk i/o error", "attempt to write a readonly database", "file is not a database",
+)
 # Kafka errors not flagged `retriable` by aiokafka that still mean "the broker is not there yet".
 _TRANSIENT_KAFKA: Final = (
     kafka_errors.KafkaTimeoutError,
@@ -62,6 +70,8 @@ def _own_class(exc: BaseException) -> ErrorClass | None:
 
 
 def _sqlite_class(exc: sqlite3.Error) -> ErrorClass:
+    if isinstance(exc, DatabaseFileMissing):
+        return "transient"
     name = getattr(exc, "sqlite_errorname", None)
     if name is not None:
         return "transient" if name.startswith(_TRANSIENT_SQLITE) else "fatal"

@@ -32,29 +32,6 @@ pytestmark = pytest.mark.integration
 FAILED = "trending_metrics_job.failed"
 STILL_RUNNING_SECONDS = 3.0
 
-STOPS_ON_FILE_SYSTEM_ERRORS = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "sinks/failures.py _sqlite_class() classifies SQLITE_FULL and SQLITE_IOERR_WRITE as fatal, so "
-        "SnapshotService.run_boundary (agents/snapshot_service.py) stops the worker through on_fatal "
-        "instead of retrying once the file system is writable again; with SQLITE_FULL, SQLITE_IOERR and "
-        "SQLITE_READONLY classified transient this test passes"
-    ),
-)
-WRITES_INTO_THE_UNLINKED_FILE = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "SnapshotService.on_start (agents/snapshot_service.py) and HeartbeatService._beat (agents/heartbeat.py) "
-        "open one connection for the worker's life and never check that the path still names that file: "
-        "after a delete or replace they keep writing into the unlinked inode, runs are logged as completed, "
-        "nothing fails or alerts, and the restored file never receives a snapshot; reopening when the path's "
-        "(st_dev, st_ino) changes, without creating a missing file, with a missing file and SQLITE_NOTADB "
-        "classified transient, makes this test pass"
-    ),
-)
-
 
 @pytest.fixture
 def hook() -> Iterator[ThreadedReceiver]:
@@ -147,7 +124,6 @@ def start(env: TrendingEnv, hook: ThreadedReceiver, db: Path, seed: int, watcher
     return Scenario(env, hook, worker, boundary, before, during, watcher)
 
 
-@STOPS_ON_FILE_SYSTEM_ERRORS
 def test_a_full_file_system_fails_the_snapshot_until_space_is_freed(
     trending_env: TrendingEnv, hook: ThreadedReceiver, small_fs: Path,
     watchers: list[SnapshotWatcher],
@@ -172,7 +148,6 @@ def backup(db: Path, to: Path) -> Path:
     return to
 
 
-@WRITES_INTO_THE_UNLINKED_FILE
 @pytest.mark.parametrize("fault", ["deleted", "replaced_by_a_non_database"])
 def test_a_deleted_or_replaced_database_file_is_noticed_and_the_restored_one_is_written(
     trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path, fault: str,
@@ -195,7 +170,6 @@ def test_a_deleted_or_replaced_database_file_is_noticed_and_the_restored_one_is_
     print(f"database {fault}: alerted after {alerted:.1f} s; recovered {recovery:.1f} s after the restore")
 
 
-@STOPS_ON_FILE_SYSTEM_ERRORS
 def test_a_read_only_database_file_fails_the_snapshot_until_writable_again(
     trending_env: TrendingEnv, hook: ThreadedReceiver, tmp_path: Path,
     watchers: list[SnapshotWatcher],

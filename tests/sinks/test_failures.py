@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 
 from config.settings import ConfigError, load_settings
+from sinks.database import DatabaseFileMissing, connect_writer
 from sinks.failures import classify
 
 
@@ -61,12 +62,13 @@ def test_a_missing_column_is_fatal(db: Path, sql: str) -> None:
     assert classify(exc) == "fatal"
 
 
-def test_a_read_only_database_is_fatal(db: Path) -> None:
+def test_a_read_only_database_is_transient(db: Path) -> None:
+    # The volume may be made writable again; the worker keeps its state and retries.
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     exc = raised(lambda: conn.execute("INSERT INTO topic_metrics VALUES ('t', 1)"))
     conn.close()
     assert "readonly database" in str(exc)
-    assert classify(exc) == "fatal"
+    assert classify(exc) == "transient"
 
 
 def test_an_unopenable_file_is_fatal(tmp_path: Path) -> None:
@@ -83,9 +85,11 @@ def test_an_unopenable_file_is_fatal(tmp_path: Path) -> None:
         ("database is busy", "transient"),
         ("no such table: topic_metrics", "fatal"),
         ("table topic_metrics has no column named score_7d", "fatal"),
-        ("attempt to write a readonly database", "fatal"),
+        ("attempt to write a readonly database", "transient"),
+        ("database or disk is full", "transient"),
+        ("file is not a database", "transient"),
         ("unable to open database file", "fatal"),
-        ("disk I/O error", "fatal"),
+        ("disk I/O error", "transient"),
     ],
 )
 def test_hand_built_sqlite_errors_are_judged_by_message(message: str, expected: str) -> None:
@@ -93,14 +97,21 @@ def test_hand_built_sqlite_errors_are_judged_by_message(message: str, expected: 
     assert classify(sqlite3.OperationalError(message)) == expected
 
 
-def test_a_corrupt_file_is_fatal(tmp_path: Path) -> None:
+def test_a_file_replaced_by_one_that_is_not_a_database_is_transient(tmp_path: Path) -> None:
+    # Restoring the right file clears it; the worker reopens the path and resumes.
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database" * 100)
     conn = sqlite3.connect(path)
     exc = raised(lambda: conn.execute("SELECT * FROM sqlite_master"))
     conn.close()
     assert isinstance(exc, sqlite3.DatabaseError)
-    assert classify(exc) == "fatal"
+    assert classify(exc) == "transient"
+
+
+def test_a_deleted_database_file_is_transient(tmp_path: Path) -> None:
+    exc = raised(lambda: asyncio.run(connect_writer(tmp_path / "gone.db", create=False)))
+    assert isinstance(exc, DatabaseFileMissing) and not (tmp_path / "gone.db").exists()
+    assert classify(exc) == "transient"
 
 
 async def test_an_unreachable_broker_is_transient() -> None:
