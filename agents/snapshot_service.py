@@ -30,10 +30,10 @@ from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer, file_identity
 from sinks.failures import classify
-from sinks.job_failures import JobFailures
+from sinks.storage.job_failures import JobFailures
 from sinks.storage.reads import last_finished_at
 from sinks.storage.snapshots import RunRecord, write_snapshot_part
-from sinks.table_health import topic_metrics_health
+from sinks.storage.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
 from streams.stream_state import StreamState
 

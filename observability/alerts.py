@@ -4,7 +4,7 @@ kukuri's operators asked for a Slack message (channel `alerts.slack_channel`, `#
 after 2 consecutive failed runs and when the last success is more than 10 minutes old, and a warning
 when expiry does not keep `topic_metrics` in check. The incident logic is a pure state machine
 (`IncidentTracker`), so it is tested without a clock or a network; `WebhookSender` only posts;
-`AlertNotifier` joins the two, keeps the state in the app database (`sinks.job_failures`) so
+`AlertNotifier` joins the two, keeps the state in the app database (`sinks.storage.job_failures`) so
 restarts and other workers share it, and reports failures to Sentry (`observability.error_reports`).
 
 One incident, one message: the first condition that trips (failures, a fatal error or staleness)
@@ -30,8 +30,8 @@ import aiohttp
 from config.settings import AlertSettings
 from observability import error_reports
 from observability.logs import log_event
-from sinks.job_failures import FailureStreak, JobFailures
-from sinks.table_health import TopicMetricsHealth
+from sinks.storage.job_failures import FailureStreak, JobFailures
+from sinks.storage.table_health import TopicMetricsHealth
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 
 from config.settings import ScoreWeights
 from sinks.storage.snapshots import RunRecord
-from sinks.table_health import TopicMetricsHealth
+from sinks.storage.table_health import TopicMetricsHealth
 from streams.events import DEAD_LETTER_REASONS, KINDS, DeadLetterReason
 from streams.windows import W24
 

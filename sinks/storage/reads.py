@@ -72,11 +72,6 @@ async def last_finished_at(conn: aiosqlite.Connection) -> int | None:
     return None if finished is None else int(finished)
 
 
-async def topic_metrics_rows(conn: aiosqlite.Connection) -> int:
-    """How many rows `topic_metrics` holds, every boundary together (the table-size alert's input)."""
-    return int(await scalar(conn, "SELECT COUNT(*) FROM topic_metrics"))
-
-
 async def ranked_page(conn: aiosqlite.Connection, window_end: int, offset: int, count: int) -> list[TopicMetrics]:
     async with conn.execute(
         f"SELECT {_COLS} FROM topic_metrics WHERE window_end = ? ORDER BY {RANK_ORDER_SQL} LIMIT ? OFFSET ?",

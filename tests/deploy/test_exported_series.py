@@ -22,7 +22,7 @@ from observability.alerts import row_limit
 from observability.metrics import job_metrics, stream_metrics
 from observability.metrics_server import start_metrics_server
 from sinks.storage.snapshots import RunRecord
-from sinks.table_health import TopicMetricsHealth
+from sinks.storage.table_health import TopicMetricsHealth
 from tests.deploy.test_compose import settings_of
 from tests.observability.exposition import parse
 

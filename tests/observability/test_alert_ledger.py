@@ -11,8 +11,8 @@ import pytest
 
 from config.settings import AlertSettings
 from observability.alerts import AlertNotifier
-from sinks.job_failures import FailureStreak, JobFailures
 from sinks.migrate import migrate
+from sinks.storage.job_failures import FailureStreak, JobFailures
 from tests.fixtures.webhook import Receiver
 from tests.observability.test_alerts import logged
 

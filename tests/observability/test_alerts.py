@@ -22,7 +22,7 @@ from observability.alerts import (
     slack_payload,
 )
 from observability.logs import FIELDS_ATTR
-from sinks.table_health import TopicMetricsHealth
+from sinks.storage.table_health import TopicMetricsHealth
 from tests.fixtures.webhook import Receiver
 
 MIN = 60_000

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from config.settings import ScoreWeights
 from observability.metrics import DURATION_BUCKETS, INVALID_KIND, job_metrics, stream_metrics
 from sinks.storage.snapshots import RunRecord
-from sinks.table_health import TopicMetricsHealth
+from sinks.storage.table_health import TopicMetricsHealth
 from tests.observability.exposition import all_metric_names, parse
 
 E = 1_731_229_200_000  # a 5-minute boundary

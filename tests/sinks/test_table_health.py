@@ -12,7 +12,7 @@ from observability.alerts import check_table_size
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
 from sinks.storage.snapshots import now_ms, write_snapshot
-from sinks.table_health import topic_metrics_health
+from sinks.storage.table_health import topic_metrics_health
 from streams.metrics import TopicMetrics
 
 pytestmark = pytest.mark.integration

@@ -20,6 +20,7 @@ from typing import Final, TypeVar
 import aiosqlite
 
 from sinks.database import connect_writer
+from sinks.storage.sql import transaction
 
 SNAPSHOT_JOB: Final = "trending_metrics_job"
 
@@ -68,8 +69,7 @@ class JobFailures:
         changed, result = decide(current)
         if changed == current:
             return result
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with transaction(self._conn):
             current = await self.read()
             changed, result = decide(current)
             if changed != current:
@@ -83,8 +83,4 @@ class JobFailures:
                     (self.job, changed.consecutive_failures, changed.incident_started_ms, changed.last_error,
                      int(time.time() * 1000)),
                 )
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        await self._conn.execute("COMMIT")
         return result
