@@ -64,10 +64,14 @@ class SnapshotService(mode.Service):
         stream_metrics: StreamMetrics,
         worker_id: str,
         on_fatal: Callable[[BaseException], None],
+        state_lock: asyncio.Lock | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.on_fatal = on_fatal
+        # The ingest's lock over the window state: advancing and reading it never lands between a
+        # batch's fold and its checkpoint.
+        self.state_lock = state_lock or asyncio.Lock()
         self.settings = settings
         self.stream_state = state
         self.caught_up = caught_up
@@ -194,6 +198,13 @@ class SnapshotService(mode.Service):
             return record
         return None
 
+    async def report_fatal(self, exc: BaseException) -> None:
+        """A fatal error of another service (the ingest): alert and report it before the worker stops."""
+        self.job_metrics.record_failure(now_ms())
+        log_event(log, level=logging.CRITICAL, **failure_fields(exc, None))
+        if self._alerts is not None:
+            await self._alerts.run_failed(now_ms(), exc, fatal=True)
+
     async def _report_failure(self, exc: BaseException, boundary: int, *, fatal: bool = False) -> None:
         if self._alerts is not None:
             await self._alerts.run_failed(now_ms(), exc, boundary=boundary, fatal=fatal)
@@ -212,11 +223,12 @@ class SnapshotService(mode.Service):
             await self._same_file()
             assert self._conn is not None
             started = now_ms()
-            self.stream_state.advance(boundary)
-            partitions = sorted(self.stream_state.partitions)
-            if not partitions:
-                return None
-            parts = self.stream_state.snapshot(boundary, self.settings.metrics.score_weights, started, partitions)
+            async with self.state_lock:
+                self.stream_state.advance(boundary)
+                partitions = sorted(self.stream_state.partitions)
+                if not partitions:
+                    return None
+                parts = self.stream_state.snapshot(boundary, self.settings.metrics.score_weights, started, partitions)
             record = await write_snapshot_part(
                 self._conn,
                 boundary,

@@ -100,11 +100,17 @@ def build_worker(
         os.kill(os.getpid(), signal.SIGTERM)
 
     snapshots: SnapshotService
-    state_lock = asyncio.Lock()  # batches, restores, rebalances and the reconciliation's folds
-    ingest = IngestService(settings, bootstrap, state, streams, state_lock=state_lock, load_from_app_db=load,
-                           on_barrier=lambda request: _materialize(snapshots, request), on_fatal=stop_on_fatal)
 
-    snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal)
+    def ingest_failed(error: BaseException) -> None:
+        # Alerted (webhook, Sentry) like a fatal snapshot failure, and only then stopped.
+        report = asyncio.ensure_future(snapshots.report_fatal(error))
+        report.add_done_callback(lambda _: stop_on_fatal(error))
+
+    state_lock = asyncio.Lock()  # batches, restores, rebalances, the reconciliation's folds and snapshots
+    ingest = IngestService(settings, bootstrap, state, streams, state_lock=state_lock, load_from_app_db=load,
+                           on_barrier=lambda request: _materialize(snapshots, request), on_fatal=ingest_failed)
+
+    snapshots = SnapshotService(settings, state, ingest.caught_up, jobs, streams, worker_id, stop_on_fatal, state_lock)
     heartbeat = HeartbeatService(settings, worker_id, lambda: ingest.assigned)
     reconciler = ReconcileService(settings, state, lambda: ingest.assigned, state_lock)
     services: list[mode.Service] = [ingest, snapshots, heartbeat, reconciler, *extra_services]

@@ -60,3 +60,14 @@ async def test_a_worker_that_keeps_dying_early_still_reports_staleness_once(tmp_
         await service.on_shutdown()
     assert len(receiver.payloads) == 1
     assert "no snapshot committed since" in receiver.payloads[0]["text"]
+
+
+async def test_a_fatal_error_of_the_ingest_alerts_through_the_sink(tmp_path: Path, receiver: Receiver) -> None:
+    # What the worker does when the ingest gives up restoring its partitions.
+    service, registry, _, _ = await sink_with_state(tmp_path, receiver.url)
+    await service.report_fatal(RuntimeError("could not restore partitions [0, 1]"))
+    assert len(receiver.payloads) == 1
+    assert "the worker is stopping" in receiver.payloads[0]["text"]
+    assert "could not restore partitions" in receiver.payloads[0]["text"]
+    assert sample(registry, "kukuri_trending_metrics_job_failures_total") == 1
+    await service.on_shutdown()
