@@ -103,11 +103,11 @@ class Traffic:
     """A constant stream of events over `topics`: Zipf-skewed topic choice plus a uniform share,
     so the popular topics are busy and every topic still sees events each day."""
 
-    def __init__(self, config: SoakConfig, partitions: int) -> None:
+    def __init__(self, config: SoakConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
         self.topic_ids = [f"topic-{i:06d}" for i in range(config.topics)]
-        self.partition_of = {t: i % partitions for i, t in enumerate(self.topic_ids)}
+        self.partition_of = {t: i % config.partitions for i, t in enumerate(self.topic_ids)}
         self.author_ids = [f"user-{i:06d}" for i in range(config.authors)]
         self.cum_weights = _zipf_cum_weights(config.topics, config.zipf_exponent)
         self.population = range(config.topics)
@@ -167,6 +167,7 @@ def _zipf_cum_weights(n: int, exponent: float) -> list[float]:
 
 
 def rss_mb() -> float:
+    """Resident memory of this process: the state plus the generator's own few, constant MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -207,7 +208,7 @@ async def run_soak(
         partition = await stream_state.load(p)
         partition.offset = 0
         stream_state.attach(partition)
-    traffic = Traffic(config, config.partitions)
+    traffic = Traffic(config)
     offsets = dict.fromkeys(range(config.partitions), 0)
     weights = ScoreWeights()
     batch = stream.checkpoint_max_events
