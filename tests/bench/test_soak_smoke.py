@@ -30,6 +30,8 @@ def test_small_soak_prints_one_positive_row_per_hour(capsys: pytest.CaptureFixtu
         assert values["active topics"] <= 200
     # A 2 h TTL keeps the boundaries E-2h..E: 25 snapshots of at most 200 topics.
     assert max(float(r[columns.index("topic_metrics rows")].replace(",", "")) for r in rows) <= 25 * 200
+    end_keys = next(line for line in out if line.startswith("state keys at the end:"))
+    assert int(end_keys.split()[5].replace(",", "")) > 0
     # Six hours cannot cover the 48 h state retention: the bench says so instead of a verdict.
     assert any(line.startswith("plateau check: needs at least") for line in out)
 
