@@ -87,6 +87,7 @@ class HourSample:
     events_per_s: float
     rss_mb: float
     state_disk_mb: float
+    state_wal_mb: float
     state_keys: int
     active_topics: int
     snapshot_ms_mean: float
@@ -184,15 +185,16 @@ def rss_mb() -> float:
 
 def disk_mb(*paths: Path) -> float:
     """Allocated size, as `du` counts it, of the files at or under `paths`."""
-    total = 0
+    files = []
     for path in paths:
-        if path.is_file():
-            total += path.stat().st_blocks * 512
-        for root, _, files in os.walk(path):
-            for name in files:
-                # A file RocksDB compacts away while we walk no longer counts.
-                with contextlib.suppress(FileNotFoundError):
-                    total += os.stat(os.path.join(root, name)).st_blocks * 512
+        files.append(path)
+        files.extend(Path(root, name) for root, _, names in os.walk(path) for name in names)
+    total = 0
+    for file in files:
+        # A file RocksDB compacts away while we walk no longer counts.
+        with contextlib.suppress(FileNotFoundError):
+            if file.is_file():
+                total += file.stat().st_blocks * 512
     return total / 2**20
 
 
@@ -247,6 +249,8 @@ async def run_soak(
                 events_per_s=applied / apply_seconds if apply_seconds else 0.0,
                 rss_mb=rss_mb(),
                 state_disk_mb=disk_mb(state_dir),
+                # The write-ahead log backs the memtable: it grows until the memtable is flushed.
+                state_wal_mb=disk_mb(*state_dir.glob("*.log")),
                 state_keys=stream_state.store.approximate_keys(),
                 active_topics=stream_state.active_topics,
                 snapshot_ms_mean=sum(snapshot_ms) / len(snapshot_ms),
@@ -299,14 +303,14 @@ def plateau_growth(samples: Sequence[HourSample], settle_hour: int) -> dict[str,
 
 
 TABLE_HEADER: Final = (
-    "| hour | events | events/s | RSS (MB) | state on disk (MB) | state keys | active topics "
+    "| hour | events | events/s | RSS (MB) | state on disk (MB) | of which WAL (MB) | state keys | active topics "
     "| snapshot mean (ms) | snapshot max (ms) | topic_metrics rows | SQLite (MB) |"
 )
 
 
 def format_row(s: HourSample) -> str:
     return (f"| {s.hour} | {s.events:,} | {s.events_per_s:,.0f} | {s.rss_mb:,.0f} | {s.state_disk_mb:,.1f} "
-            f"| {s.state_keys:,} | {s.active_topics:,} | {s.snapshot_ms_mean:,.0f} | {s.snapshot_ms_max:,.0f} "
+            f"| {s.state_wal_mb:,.1f} | {s.state_keys:,} | {s.active_topics:,} | {s.snapshot_ms_mean:,.0f} | {s.snapshot_ms_max:,.0f} "
             f"| {s.metrics_rows:,} | {s.sqlite_mb:,.0f} |")
 
 

@@ -38,6 +38,7 @@ def test_small_soak_prints_one_positive_row_per_hour(capsys: pytest.CaptureFixtu
 
 def _sample(hour: int, value: float) -> HourSample:
     return HourSample(hour=hour, events=1, events_per_s=value, rss_mb=value, state_disk_mb=value,
+                      state_wal_mb=value,
                       state_keys=int(value), active_topics=1, snapshot_ms_mean=value, snapshot_ms_max=value,
                       metrics_rows=int(value), sqlite_mb=value)
 
