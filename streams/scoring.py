@@ -7,7 +7,7 @@ own baseline (docs/scoring.md has the definitions and worked examples).
 
 A profile states what it needs of the window state as `Need`s (a window, an author cap and whether
 self-boosts count); the stream, the reconciliation batch and the live fallback each produce one
-`ScoreInputs` per need (`streams.capped.ScoringTally` is the shared way to apply the cap) and call
+`ScoreInputs` per need, in the order of `profile.needs` (`streams.capped.ScoringTally` is the shared way to apply the cap) and call
 `score_topic`, so the three compute identical numbers.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, Protocol, get_args
 
@@ -68,6 +68,8 @@ class ScoreProfile:
     author_cap: int | None = None
     count_self_boosts: bool = True
     rising: RisingParameters | None = None
+    # Derived from the fields above once, because the snapshot reads it for every topic.
+    _needs: tuple[Need, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.formula not in FORMULAS:
@@ -78,6 +80,7 @@ class ScoreProfile:
             raise ValueError(f"profile {self.name}: min_authors must be >= 0")
         if self.author_cap is not None and self.author_cap < 1:
             raise ValueError(f"profile {self.name}: author_cap must be >= 1 (or absent for no cap)")
+        object.__setattr__(self, "_needs", self._derive_needs())
 
     def parameters(self) -> dict[str, object]:
         """Every parameter that decides this profile's numbers, and nothing else.
@@ -115,7 +118,11 @@ class ScoreProfile:
 
     @property
     def needs(self) -> tuple[Need, ...]:
-        """What this profile reads of the window state, one `Need` per (window, cap) it scores."""
+        """What this profile reads of the window state, one `Need` per (window, cap) it scores:
+        (24h, 6h) for linear; (24h, its baseline, 6h, its baseline) for rising."""
+        return self._needs
+
+    def _derive_needs(self) -> tuple[Need, ...]:
         if self.rising is None:
             return (self._need(W24), self._need(W6))
         return (
@@ -161,6 +168,22 @@ class TopicScore:
     ranked: bool
 
 
+def baseline_window(observed: WindowSpec, baseline_hours: int) -> WindowSpec:
+    """`[E - observed - baseline, E - observed)`: the history just before an observed window.
+
+    The 24 h baseline of the 24 h window is the previous 24 h the stream already keeps:
+
+    >>> baseline_window(W24, 24) is WPREV
+    True
+    >>> baseline_window(W6, 24).bounds(30 * HOUR_MS)
+    (0, 86400000)
+    """
+    length, lag = baseline_hours * HOUR_MS, observed.length_ms
+    if (length, lag) == (WPREV.length_ms, WPREV.lag_ms):
+        return WPREV
+    return WindowSpec(f"{observed.name}_baseline_{baseline_hours}h", length, lag_ms=lag)
+
+
 DEFAULT: Final = ScoreProfile("default")
 RISING: Final = ScoreProfile(
     "rising", "rising", min_authors=3, author_cap=5, count_self_boosts=False, rising=RisingParameters()
@@ -179,39 +202,23 @@ def _with_weights(profile: ScoreProfile, weights: ScoreWeights) -> ScoreProfile:
     )
 
 
-def baseline_window(observed: WindowSpec, baseline_hours: int) -> WindowSpec:
-    """`[E - observed - baseline, E - observed)`: the history just before an observed window.
+def score_topic(profile: ScoreProfile, inputs: Sequence[ScoreInputs]) -> TopicScore:
+    """Score one topic from its inputs, one per `profile.needs`, in that order (`NO_INPUTS` where
+    the topic had nothing).
 
-    The 24 h baseline of the 24 h window is the previous 24 h the stream already keeps:
-
-    >>> baseline_window(W24, 24) is WPREV
-    True
-    >>> baseline_window(W6, 24).bounds(30 * HOUR_MS)
-    (0, 86400000)
-    """
-    length, lag = baseline_hours * HOUR_MS, observed.length_ms
-    if (length, lag) == (WPREV.length_ms, WPREV.lag_ms):
-        return WPREV
-    return WindowSpec(f"{observed.name}_baseline_{baseline_hours}h", length, lag_ms=lag)
-
-
-def score_topic(profile: ScoreProfile, inputs: Mapping[Need, ScoreInputs]) -> TopicScore:
-    """Score one topic from its inputs (a need the mapping lacks means the topic had nothing there).
-
-    >>> n24, n6 = DEFAULT.needs
-    >>> score_topic(DEFAULT, {n24: ScoreInputs(10, 5, 4), n6: ScoreInputs(2, 0, 1)})
+    >>> score_topic(DEFAULT, [ScoreInputs(10, 5, 4), ScoreInputs(2, 0, 1)])
     TopicScore(score_24h=7.7, score_6h=1.5, ranked=True)
     """
-    needs = profile.needs
+    if len(inputs) != len(profile.needs):
+        raise ValueError(f"profile {profile.name} needs {len(profile.needs)} inputs, got {len(inputs)}")
     if profile.rising is None:
-        n24, n6 = needs
-        s24 = _linear(profile, inputs.get(n24, NO_INPUTS))
-        s6 = _linear(profile, inputs.get(n6, NO_INPUTS))
+        x24, x6 = inputs
+        s24, s6 = _linear(profile, x24), _linear(profile, x6)
     else:
-        n24, b24, n6, b6 = needs
-        s24 = _rising(profile, profile.rising, inputs.get(n24, NO_INPUTS), inputs.get(b24, NO_INPUTS), 24, n24)
-        s6 = _rising(profile, profile.rising, inputs.get(n6, NO_INPUTS), inputs.get(b6, NO_INPUTS), 6, n6)
-    return TopicScore(s24, s6, inputs.get(n24, NO_INPUTS).unique_authors >= profile.min_authors)
+        x24, base24, x6, base6 = inputs
+        s24 = _rising(profile, profile.rising, x24, base24, 24)
+        s6 = _rising(profile, profile.rising, x6, base6, 6)
+    return TopicScore(s24, s6, x24.unique_authors >= profile.min_authors)
 
 
 def _linear(profile: ScoreProfile, x: ScoreInputs) -> float:
@@ -230,8 +237,7 @@ def activity(x: ScoreInputs, weights: ScoreWeights) -> float:
 
 
 def _rising(
-    profile: ScoreProfile, params: RisingParameters, observed: ScoreInputs, baseline: ScoreInputs,
-    observed_hours: int, need: Need,
+    profile: ScoreProfile, params: RisingParameters, observed: ScoreInputs, baseline: ScoreInputs, observed_hours: int
 ) -> float:
     """`(O - X')^2 / X'` when `O > X'`, else 0, with `X' = max(X, expected_floor)` (docs/scoring.md)."""
     if observed.unique_authors < profile.min_authors:
@@ -298,9 +304,12 @@ def scoring_windows(profiles: Iterable[ScoreProfile]) -> tuple[WindowSpec, ...]:
     return tuple(seen[name] for name in sorted(seen))
 
 
-def tracked_caps(profiles: Iterable[ScoreProfile]) -> tuple[int, ...]:
-    """Every cap some need applies: the caps the window state keeps a capped sum for."""
-    return tuple(sorted({n.cap for p in profiles for n in p.needs if n.cap is not None}))
+def tracked_caps(profiles: Iterable[ScoreProfile], window: WindowSpec | None = None) -> tuple[int, ...]:
+    """The caps the window state keeps a capped sum for: those some need applies (to `window` only,
+    if given: each window's tallies need only their own caps, and pane tallies none)."""
+    return tuple(sorted({
+        n.cap for p in profiles for n in p.needs if n.cap is not None and (window is None or n.window == window)
+    }))
 
 
 def required_span_ms(profiles: Iterable[ScoreProfile]) -> int:

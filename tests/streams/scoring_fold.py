@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from streams.capped import ScoringTally
 from streams.events import Event
-from streams.scoring import Need, ScoreInputs, ScoreProfile, is_self_boost, tracked_caps
+from streams.scoring import NO_INPUTS, Need, ScoreInputs, ScoreProfile, is_self_boost, tracked_caps
 from streams.self_boosts import PendingBoosts, WaitingBoost
 from streams.windows import pane_start
 
@@ -92,10 +92,8 @@ def inputs_by_topic(folded: FoldedFacts, need: Need, boundary: int) -> dict[str,
     }
 
 
-def profile_inputs(folded: FoldedFacts, profile: ScoreProfile, boundary: int) -> dict[str, dict[Need, ScoreInputs]]:
-    """topic_id -> the inputs of every need of `profile`, as `score_topic` takes them."""
-    result: dict[str, dict[Need, ScoreInputs]] = {}
-    for need in profile.needs:
-        for topic, inputs in inputs_by_topic(folded, need, boundary).items():
-            result.setdefault(topic, {})[need] = inputs
-    return result
+def profile_inputs(folded: FoldedFacts, profile: ScoreProfile, boundary: int) -> dict[str, list[ScoreInputs]]:
+    """topic_id -> the inputs of every need of `profile`, in order, as `score_topic` takes them."""
+    by_need = [inputs_by_topic(folded, need, boundary) for need in profile.needs]
+    topics = sorted({topic for inputs in by_need for topic in inputs})
+    return {topic: [inputs.get(topic, NO_INPUTS) for inputs in by_need] for topic in topics}

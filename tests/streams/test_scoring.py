@@ -32,7 +32,7 @@ from streams.scoring import (
     tracked_caps,
 )
 from streams.windows import W6, W24, WPREV
-from tests.scoring_oracle import expected_inputs
+from tests.scoring_oracle import expected_inputs, live
 from tests.streams.scoring_fold import fold, inputs_by_topic, profile_inputs
 
 MINUTE = 60_000
@@ -56,8 +56,7 @@ def test_default_profile_is_the_metrics_score_bit_for_bit(
     p24: int, u24: int, b24: int, p6: int, u6: int, b6: int, w: ScoreWeights
 ) -> None:
     profile = builtin_profiles(w)["default"]
-    n24, n6 = profile.needs
-    got = score_topic(profile, {n24: ScoreInputs(p24, b24, u24), n6: ScoreInputs(p6, b6, u6)})
+    got = score_topic(profile, [ScoreInputs(p24, b24, u24), ScoreInputs(p6, b6, u6)])
     assert got.score_24h.hex() == score(p24, u24, b24, w).hex()
     assert got.score_6h.hex() == score(p6, u6, b6, w).hex()
     assert got.ranked
@@ -135,6 +134,7 @@ def test_rising_reads_each_window_and_its_baseline_with_the_cap_scaled_to_length
     assert not any(n.count_self_boosts for n in RISING.needs)
     assert scoring_windows([DEFAULT, RISING]) == (b6.window,)
     assert tracked_caps([DEFAULT, RISING]) == (5, 20)
+    assert [tracked_caps([DEFAULT, RISING], w) for w in (W24, WPREV, W6, b6.window)] == [(5,), (5,), (5,), (20,)]
     # The previous 24 h plus the self-boost horizon: a scored boost's target must still be held.
     assert required_span_ms([DEFAULT, RISING]) == 48 * HOUR + SELF_BOOST_HORIZON_MS
     week = dataclasses.replace(RISING, rising=RisingParameters(baseline_hours=168))
@@ -213,10 +213,11 @@ def test_default_worked_examples() -> None:
 
 def test_min_authors_zeroes_a_window_and_unranks_a_topic_short_of_authors_in_24h() -> None:
     profile = ScoreProfile("p", min_authors=3)
-    n24, n6 = profile.needs
-    got = score_topic(profile, {n24: ScoreInputs(9, 0, 3), n6: ScoreInputs(4, 0, 2)})
+    got = score_topic(profile, [ScoreInputs(9, 0, 3), ScoreInputs(4, 0, 2)])
     assert got == TopicScore(9 * 0.6 + 3 * 0.3, 0.0, True)
-    assert score_topic(profile, {n24: ScoreInputs(9, 0, 2)}) == TopicScore(0.0, 0.0, False)
+    assert score_topic(profile, [ScoreInputs(9, 0, 2), NO_INPUTS]) == TopicScore(0.0, 0.0, False)
+    with pytest.raises(ValueError, match="needs 2 inputs, got 1"):
+        score_topic(profile, [ScoreInputs(9, 0, 2)])
 
 
 def test_self_boosts_count_in_the_default_profile_only() -> None:
@@ -327,7 +328,7 @@ def test_one_authors_thousand_extra_posts_move_a_capped_score_by_at_most_the_cap
         start, end = window.bounds(E)
         already = any(
             e.author == author and e.topic_id == "t0" and e.kind in ("post", "reply") and start <= e.created_at < end
-            for e in events
+            for e in live(events)
         )
         old = getattr(before.get("t0"), field, 0.0)
         new = getattr(after["t0"], field)
