@@ -6,9 +6,9 @@ weights and its anti-gaming parameters. The built-in `default` profile is the li
 own baseline (docs/scoring.md has the definitions and worked examples).
 
 A profile states what it needs of the window state as `Need`s (a window, an author cap and whether
-self-boosts count); the stream, the reconciliation batch and the live fallback each produce one
-`ScoreInputs` per need, in the order of `profile.needs` (`streams.capped.ScoringTally` is the shared way to apply the cap) and call
-`score_topic`, so the three compute identical numbers.
+self-boosts count). The stream, the reconciliation batch and the live fallback each produce one
+`ScoreInputs` per need, in the order of `profile.needs` (`streams.capped` applies the cap the same
+way for all three), and call `score_topic`, so the three compute identical numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal, Protocol, get_args
 
 from config.settings import ScoreWeights
@@ -192,14 +192,7 @@ RISING: Final = ScoreProfile(
 
 def builtin_profiles(weights: ScoreWeights) -> dict[str, ScoreProfile]:
     """The built-in profiles, with the configured `[metrics.score_weights]`."""
-    return {p.name: _with_weights(p, weights) for p in (DEFAULT, RISING)}
-
-
-def _with_weights(profile: ScoreProfile, weights: ScoreWeights) -> ScoreProfile:
-    return ScoreProfile(
-        profile.name, profile.formula, weights, profile.min_authors, profile.author_cap,
-        profile.count_self_boosts, profile.rising,
-    )
+    return {p.name: replace(p, weights=weights) for p in (DEFAULT, RISING)}
 
 
 def score_topic(profile: ScoreProfile, inputs: Sequence[ScoreInputs]) -> TopicScore:
