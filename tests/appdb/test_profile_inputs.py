@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from sinks.profile_inputs import read_profile_inputs
+from appdb.profile_inputs import read_profile_inputs
 from streams.events import Event
 from streams.scoring import DEFAULT, RISING, SELF_BOOST_HORIZON_MS, ScoreInputs, ScoreProfile, score_topic
 from tests.fixtures.app_db import BOUNDARY, HOUR, build_app_db, fact_sets

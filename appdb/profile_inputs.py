@@ -3,8 +3,8 @@
 The SQL returns, per window, topic and author, the live posts and replies, the live boosts and how
 many of those are self-boosts; Python then applies the caps with the stream's own code
 (`streams.capped.ScoringTally.add_author`), so the batch and the stream cannot disagree on a cap.
-Facts are read with the reconciliation's own definitions (`sinks.app_metrics`): the same posts,
-boosts and topics.
+Facts are read through the one mapping of kukuri's rows to facts (`appdb.facts`): the same posts,
+boosts and topics as the reconciliation.
 
 The self-boost rule of `streams.scoring.is_self_boost`, in the app's terms: the boost's target
 (its first `e` tag) is a kind-1 event (a post or reply, deleted or not) by the booster, created no
@@ -17,28 +17,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sinks.app_metrics import _FACTS_CTES
+from appdb.facts import topic_facts_cte
 from sinks.database import connect_reader
 from streams.capped import ScoringTally
 from streams.scoring import NO_INPUTS, SELF_BOOST_HORIZON_MS, Need, ScoreInputs, ScoreProfile, tracked_caps
 from streams.windows import WindowSpec
 
 _SELF_BOOST = (
-    "EXISTS (SELECT 1 FROM events AS x WHERE x.event_id = b.target AND x.kind = 1"
-    " AND x.public_key = b.author AND x.created_at >= b.created_at - :self_boost_horizon)"
+    "EXISTS (SELECT 1 FROM events AS x WHERE x.event_id = f.target AND x.kind = 1"
+    " AND x.public_key = f.author AND x.created_at >= f.created_at - :self_boost_horizon)"
 )
 
 
 def _author_counts_sql(windows: Sequence[WindowSpec]) -> str:
     values = ", ".join(f"(:name{i}, :start{i}, :end{i})" for i in range(len(windows)))
     return (
-        f"WITH windows(name, start_ms, end_ms) AS (VALUES {values}), {_FACTS_CTES},\n"
+        f"WITH windows(name, start_ms, end_ms) AS (VALUES {values}), {topic_facts_cte()},\n"
         "scored(topic_id, author, posts, boosts, self_boosts, created_at) AS (\n"
-        "    SELECT f.topic_id, f.author, 1, 0, 0, f.created_at FROM facts AS f WHERE f.kind IN ('post', 'reply')\n"
+        "    SELECT f.topic_id, f.author, 1, 0, 0, f.created_at FROM app_facts AS f WHERE f.kind IN ('post', 'reply')\n"
         "    UNION ALL\n"
-        f"    SELECT t.topic_id, b.author, 0, 1, {_SELF_BOOST}, b.created_at\n"
-        "      FROM boosts AS b JOIN event_topics AS t ON t.event_id = b.target\n"
-        "     WHERE t.topic_id IS NOT NULL\n"
+        f"    SELECT f.topic_id, f.author, 0, 1, {_SELF_BOOST}, f.created_at FROM app_facts AS f WHERE f.kind = 'boost'\n"
         ")\n"
         "SELECT w.name, s.topic_id, s.author, SUM(s.posts), SUM(s.boosts), SUM(s.self_boosts)\n"
         "  FROM scored AS s JOIN windows AS w ON s.created_at >= w.start_ms AND s.created_at < w.end_ms\n"
