@@ -1,4 +1,4 @@
--- kukuri's own tables (CONTRACT 3.2). kukuri-trending never alters them in a real deployment; this
+-- kukuri's own tables, as the app defines them (docs/metrics.md, "The app database"). kukuri-trending never alters them in a real deployment; this
 -- file exists so the demo (`run`), `produce --app-db` and the tests can stand in for the app.
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY,

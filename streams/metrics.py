@@ -1,4 +1,4 @@
-"""The one definition of every trending metric and score (CONTRACT section 2).
+"""The one definition of every trending metric and score (docs/metrics.md).
 
 The stream, the reconciliation batch and the read API's live fallback all turn per-window counts
 into rows with these functions, so the three cannot drift apart.

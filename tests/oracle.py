@@ -1,6 +1,6 @@
-"""An independent, brute-force statement of CONTRACT section 2, for checking the real code.
+"""An independent, brute-force statement of the metric definitions (docs/metrics.md), for checking the real code.
 
-Deliberately written from the contract's words, not from streams.metrics or the SQL: it walks the
+Deliberately written from the definitions' words, not from streams.metrics or the SQL: it walks the
 whole fact list for every topic and window.
 """
 
