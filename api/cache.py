@@ -7,8 +7,8 @@ That number changes whenever any other connection commits to the database, so a 
 
 Time changes answers too, without a commit: a fresh snapshot turns stale, and the live fallback
 moves to the next boundary. Each answer therefore carries the wall-clock time until which it holds
-(`AnswerLifetime`), and answers that hold for no time at all (a stale snapshot served because the
-fallback failed) are not cached.
+(`AnswerLifetime`), and answers that hold for no time at all (a snapshot served because the live
+numbers could not be computed) are not cached.
 
 Concurrent misses for the same question and database state share one build (single-flight), so a
 burst of clients after a commit costs one set of reads, not one per client.
@@ -96,12 +96,15 @@ class AnswerLifetime:
 
     interval_ms: int
     stale_after_ms: int
+    metrics_enabled: bool = True
 
     def expires_at(self, answer: Provenance) -> int | None:
         """The first epoch ms at which the same question may be answered differently; None: already.
 
         A fresh snapshot's answer holds until the snapshot turns stale; a live fallback's until the
         next boundary; a stale snapshot served because the fallback failed holds for no time at all.
+        With the snapshot job disabled every snapshot is served only because the live numbers failed,
+        so none is kept: the next request tries the live numbers again.
 
         >>> life = AnswerLifetime(interval_ms=300_000, stale_after_ms=900_000)
         >>> from types import SimpleNamespace as A
@@ -111,10 +114,15 @@ class AnswerLifetime:
         900000
         >>> life.expires_at(A(generated_at=600_000, data_source="metrics", stale=True)) is None
         True
+        >>> disabled = AnswerLifetime(interval_ms=300_000, stale_after_ms=900_000, metrics_enabled=False)
+        >>> disabled.expires_at(A(generated_at=600_000, data_source="fallback", stale=False))
+        900000
+        >>> disabled.expires_at(A(generated_at=600_000, data_source="metrics", stale=False)) is None
+        True
         """
         if answer.data_source == "fallback":
             return answer.generated_at + self.interval_ms
-        if answer.stale:
+        if answer.stale or not self.metrics_enabled:
             return None
         return answer.generated_at + self.stale_after_ms + 1
 

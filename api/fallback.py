@@ -1,4 +1,4 @@
-"""Live numbers when the committed metrics are missing or stale (CONTRACT section 7, freshness).
+"""Live numbers when the committed metrics are missing or stale, or the snapshot job is disabled.
 
 The same shared metric code as the stream (`appdb.recompute.recompute_snapshot`) recomputes the
 snapshot for the current boundary from kukuri's tables, read-only. A recompute reads a day of

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
 DataSource = Literal["metrics", "fallback"]
-HealthStatus = Literal["ok", "stale", "missing"]
+# "disabled": `metrics.enabled` is false, so no snapshot is expected and answers are computed live.
+HealthStatus = Literal["ok", "stale", "missing", "disabled"]
 
 SCORE_DECIMALS: Final = 6
 
@@ -125,16 +126,25 @@ class ScoreHistory:
 
 @dataclass(frozen=True, slots=True)
 class Health:
+    """The snapshot job's state as the API sees it; `data_source` is only set (and serialized) when the
+    job is disabled, where every answer's source is known without reading anything."""
+
     status: HealthStatus
     last_snapshot: int | None
     finished_at: int | None
     source: str | None
     age_ms: int | None
     stale_after_ms: int
+    metrics_enabled: bool = True
+    data_source: DataSource | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """Whether the service is healthy: fresh snapshots, or live numbers by design (disabled)."""
+        return self.status in ("ok", "disabled")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        body = asdict(self)
+        if self.data_source is None:
+            del body["data_source"]
+        return body

@@ -4,11 +4,14 @@
 services. A long-running process (the HTTP server, the live feed) keeps one `TrendingReader`, whose
 connections, per-snapshot ranking cache and fallback cache then serve every request.
 
-Which numbers an answer uses (CONTRACT section 7, freshness):
+Which numbers an answer uses (the freshness rule of docs/api.md):
 - the newest committed snapshot while it is fresh: `data_source="metrics"`, `stale=False`;
 - otherwise live numbers for E = now aligned down to the interval: `data_source="fallback"`, with
   `stale=True` when a snapshot exists but is too old, `False` when there has never been one;
 - and when the app database cannot be read either, the newest snapshot anyway, `stale=True`.
+With `metrics.enabled = false` the job writes no snapshots, so their absence says nothing is late:
+answers are the live numbers, `data_source="fallback"`, `stale=False`, and only when the app database
+cannot be read the newest snapshot (if any), its `stale` computed as usual.
 An answer is always read from one snapshot: the boundary comes from `trending_runs` in the same
 read transaction as the snapshot's rows.
 """
@@ -85,6 +88,7 @@ class TrendingReader:
         self._rankings = RankingCache()
         self._fallback = LiveFallback(settings.database.path, settings.metrics.score_weights)
         self._clock = clock
+        self._metrics_enabled = settings.metrics.enabled
         self._interval_ms = settings.interval_ms
         self._stale_after_ms = settings.metrics.stale_after_minutes * MINUTE_MS
 
@@ -136,17 +140,27 @@ class TrendingReader:
         now = self._clock()
         async with self._pool.transaction() as conn:
             run = await newest_run(conn)
+        status: HealthStatus
+        if not self._metrics_enabled:
+            status = "disabled"  # healthy by design: no snapshot is expected, answers are computed live
+        elif run is None:
+            status = "missing"
+        else:
+            status = "stale" if self._stale(run, now) else "ok"
+        source: DataSource | None = None if self._metrics_enabled else "fallback"
         if run is None:
-            return Health("missing", None, None, None, None, self._stale_after_ms)
-        age = now - run.window_end
-        status: HealthStatus = "stale" if self._stale(run, now) else "ok"
-        return Health(status, run.window_end, run.finished_at, run.source, age, self._stale_after_ms)
+            return Health(status, None, None, None, None, self._stale_after_ms, self._metrics_enabled, source)
+        return Health(status, run.window_end, run.finished_at, run.source, now - run.window_end,
+                      self._stale_after_ms, self._metrics_enabled, source)
 
     async def feed_version(self) -> FeedVersion:
-        """Changes whenever `topics()` may answer differently: a commit, going stale, a new fallback E."""
+        """Changes whenever `topics()` may answer differently: a commit, going stale, a new live E."""
         now = self._clock()
         async with self._pool.transaction() as conn:
             run = await newest_run(conn)
+        if not self._metrics_enabled:
+            # Live numbers per boundary; the snapshot and its staleness matter only when they cannot be computed.
+            return ("live", align_down(now, self._interval_ms), run, run is not None and self._stale(run, now))
         if run is not None and not self._stale(run, now):
             return ("metrics", run.window_end, run.finished_at)
         return ("fallback", align_down(now, self._interval_ms), run)
@@ -158,11 +172,13 @@ class TrendingReader:
     async def _view(self) -> AsyncIterator[tuple[aiosqlite.Connection, _View]]:
         """A read transaction and the snapshot to answer from (see the module docstring)."""
         now = self._clock()
-        async with self._pool.transaction() as conn:
-            run = await newest_run(conn)
-            if run is not None and not self._stale(run, now):
-                yield conn, _View(self._rankings.get(run), "metrics", False)
-                return
+        run: Run | None = None
+        if self._metrics_enabled:
+            async with self._pool.transaction() as conn:
+                run = await newest_run(conn)
+                if run is not None and not self._stale(run, now):
+                    yield conn, _View(self._rankings.get(run), "metrics", False)
+                    return
         # The recompute reads a day of facts: do not hold a read transaction open meanwhile.
         live: LiveRanking | None
         try:
@@ -171,7 +187,7 @@ class TrendingReader:
             live = None
         async with self._pool.transaction() as conn:
             if live is not None:
-                yield conn, _View(live, "fallback", run is not None)
+                yield conn, _View(live, "fallback", self._metrics_enabled and run is not None)
                 return
             run = await newest_run(conn)
             if run is None:

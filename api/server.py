@@ -193,7 +193,8 @@ async def start_api_server(
         heartbeat_seconds=(settings.api.feed_heartbeat_seconds if feed_heartbeat_seconds is None
                            else feed_heartbeat_seconds),
     )
-    lifetime = AnswerLifetime(settings.interval_ms, settings.metrics.stale_after_minutes * MINUTE_MS)
+    lifetime = AnswerLifetime(
+        settings.interval_ms, settings.metrics.stale_after_minutes * MINUTE_MS, settings.metrics.enabled)
     answers = AnswerCache(DatabaseVersion(settings.database.path), lifetime, now_ms)
     runner = web.AppRunner(create_app(reader, feed, answers), access_log=None, handle_signals=False)
     await runner.setup()

@@ -169,18 +169,28 @@
         ? `committed ${timeSecondsFormat.format(new Date(health.finished_at))} by ${health.source}`
         : "no snapshot committed yet";
       $("health-lag").textContent = health.last_snapshot ? duration(now - health.last_snapshot) : "—";
-      $("health-lag-note").textContent = `stale after ${duration(health.stale_after_ms)}`;
+      const disabled = health.status === "disabled";
+      $("health-lag-note").textContent = disabled
+        ? "no snapshots expected"
+        : `stale after ${duration(health.stale_after_ms)}`;
       const status = $("health-status");
-      status.textContent = { ok: "Healthy", stale: "Stale", missing: "No snapshot" }[health.status];
-      status.className = `stat-value ${health.status === "ok" ? "ok" : "bad"}`;
-      $("health-status-note").textContent = health.status === "ok" ? "snapshots are current" : "the job is behind";
+      status.textContent =
+        { ok: "Healthy", stale: "Stale", missing: "No snapshot", disabled: "Disabled" }[health.status];
+      status.className = `stat-value ${health.status === "ok" || disabled ? "ok" : "bad"}`;
+      $("health-status-note").textContent = {
+        ok: "snapshots are current",
+        disabled: "no snapshots; serving live numbers",
+      }[health.status] ?? "the job is behind";
     }
     if (body) {
+      // Live numbers by design (the snapshot job is off) are no fallback from a problem.
+      const byDesign = body.data_source === "fallback" && !body.stale && health?.metrics_enabled === false;
       const source = $("health-source");
-      source.textContent = body.data_source === "metrics" ? "Metrics" : "Live fallback";
-      source.className = `stat-value ${body.data_source === "metrics" ? "" : "bad"}`;
-      $("health-source-note").textContent =
-        body.data_source === "metrics" ? "committed snapshot" : "computed from kukuri's tables";
+      source.textContent = body.data_source === "metrics" ? "Metrics" : byDesign ? "Live" : "Live fallback";
+      source.className = `stat-value ${body.data_source === "metrics" || byDesign ? "" : "bad"}`;
+      $("health-source-note").textContent = body.data_source === "metrics"
+        ? "committed snapshot"
+        : byDesign ? "snapshots disabled" : "computed from kukuri's tables";
     }
     const stale = Boolean(body?.stale) || (health !== null && health.status === "stale");
     $("stale-banner").hidden = !stale;

@@ -20,6 +20,7 @@ async def test_health_is_200_with_the_age_when_fresh(api: Api) -> None:
     body = await api.get("/healthz")
 
     assert (body["status"], body["last_snapshot"], body["source"]) == ("ok", e, "reconcile")
+    assert body["metrics_enabled"] is True and "data_source" not in body
     assert before - e <= body["age_ms"] <= now_ms() - e
     assert body["stale_after_ms"] == 15 * 60_000
     assert body["finished_at"] >= e

@@ -1,8 +1,9 @@
 """The real API process under schemathesis: generated requests, valid and invalid, against the
 OpenAPI document. No answer may be a 5xx, and every answer must be one the document describes.
 
-Two database states: fresh committed snapshots, and no snapshot yet (every answer computed live by
-the fallback). Bounded (`--max-examples`, `--max-time` per state) so it fits a CI run on two cores;
+Three states: fresh committed snapshots; no snapshot yet (every answer computed live by the
+fallback); and the snapshot job disabled (`KUKURI_METRICS_ENABLED=0`) over an old snapshot, where
+every answer is computed live too and `/healthz` answers 200 `disabled`. Bounded (`--max-examples`, `--max-time` per state) so it fits a CI run on two cores;
 `KUKURI_SCHEMATHESIS_EXAMPLES` raises the examples per operation for a deeper run.
 """
 
@@ -58,21 +59,29 @@ async def no_snapshot_yet(path: Path) -> None:
     await add_facts(path, a_day_of_posts(boundary()))
 
 
+async def snapshots_disabled(path: Path) -> None:
+    """An hour-old snapshot, left from before the job was disabled, and live facts."""
+    await no_snapshot_yet(path)
+    old = boundary(60)
+    await commit(path, old, [row(t, old, 1.0 + i) for i, t in enumerate(TOPICS)])
+
+
 # /api/trending/stream is a WebSocket: a plain GET is refused (400), so "valid requests" cannot
 # succeed. Without a snapshot /healthz answers 503 by design (it is what a load balancer watches).
-STATES: dict[str, tuple[Callable[[Path], Awaitable[None]], tuple[str, ...]]] = {
-    "fresh snapshots": (fresh_snapshots, ("/api/trending/stream",)),
-    "no snapshot, live fallback": (no_snapshot_yet, ("/api/trending/stream", "/healthz")),
+STATES: dict[str, tuple[Callable[[Path], Awaitable[None]], tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "fresh snapshots": (fresh_snapshots, ("/api/trending/stream",), ()),
+    "no snapshot, live fallback": (no_snapshot_yet, ("/api/trending/stream", "/healthz"), ()),
+    "snapshots disabled": (snapshots_disabled, ("/api/trending/stream",), (("KUKURI_METRICS_ENABLED", "0"),)),
 }
 
 
 @pytest.mark.parametrize("state", list(STATES))
 async def test_generated_requests_get_documented_answers_and_no_server_error(tmp_path: Path, state: str) -> None:
-    prepare, excluded = STATES[state]
+    prepare, excluded, env = STATES[state]
     db = tmp_path / "kukuri.db"
     await prepare(db)
     log = tmp_path / "api.log"
-    with api_process(db, log_file=log) as (url, _proc):
+    with api_process(db, *env, log_file=log) as (url, _proc):
         run = subprocess.run(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", str(OPENAPI_PATH), "--url", url,

@@ -1,8 +1,8 @@
 """The live dashboard in headless Chromium, against the real `kukuri-trending api` process.
 
 Checks that the page shows what the API says, that a newly committed snapshot appears without a
-reload, and that stale data raises the banner; saves screenshots to test-artifacts/ (desktop and
-phone width). Needs Debian's `chromium` and `chromium-driver` packages and the `selenium` wheel.
+reload, that stale data raises the banner and that live numbers with the snapshot job disabled do
+not; saves screenshots to test-artifacts/ (desktop and phone width). Needs Debian's `chromium` and `chromium-driver` packages and the `selenium` wheel.
 """
 
 from __future__ import annotations
@@ -211,3 +211,31 @@ def test_stale_data_raises_the_banner(browser: WebDriver, tmp_path: Path) -> Non
         assert browser.execute_script("return document.body.dataset.generatedAt") == str(old)
         wait_for(browser, "return document.getElementById('health-status').textContent === 'Stale'")
         save_screenshots(browser, "dashboard-stale")
+
+
+def test_disabled_snapshots_show_live_numbers_without_the_banner(browser: WebDriver, tmp_path: Path) -> None:
+    db = tmp_path / "kukuri.db"
+
+    async def disabled() -> None:
+        await create_db(db, list(NAMES)[:4])
+        old = boundary(45)  # left from before the job was disabled: not lateness now
+        await commit(db, old, [row(t, old, 10.0 - i) for i, t in enumerate(list(NAMES)[:4])])
+        e = boundary()
+        await add_facts(db, [Event("p1", "post", "rust", "alice", e - 60_000),
+                             Event("p2", "post", "nostr", "bob", e - 120_000),
+                             Event("p3", "post", "rust", "carol", e - 180_000)])
+
+    run(disabled())
+    with api_process(db, ("KUKURI_METRICS_ENABLED", "0")) as (url, _proc):
+        browser.get(url + "/")
+        wait_for(browser, "return document.getElementById('health-source').textContent === 'Live'")
+        assert browser.find_element("id", "health-source-note").text == "snapshots disabled"
+        api_body = get_json(f"{url}/api/trending/topics?limit=10")
+        assert (api_body["data_source"], api_body["stale"]) == ("fallback", False)
+        wait_for(browser, f"return document.body.dataset.generatedAt === '{api_body['generated_at']}'")
+        assert rendered_rows_without_sparks(browser) == expected_rows(api_body)
+        assert [r["topic_id"] for r in rendered_rows(browser)] == ["rust", "nostr"]
+        assert browser.execute_script("return document.body.dataset.stale") == "false"
+        assert not browser.find_element("id", "stale-banner").is_displayed()
+        assert browser.find_element("id", "health-status").text == "Disabled"
+        save_screenshots(browser, "dashboard-disabled")
