@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from streams.capped import ScoringTally, add_boosts, capped_change
+from streams.metrics import CONTRIBUTIONS
 from streams.scoring import (
     DEFAULT,
     RISING,
@@ -42,6 +43,12 @@ def _events(n: int, boundary: int) -> list[tuple[str, str, str, int, bool]]:
     ]
 
 
+def count_kind(tally: Tally, kind: str, author: str, sign: int) -> None:
+    """Count one fact of `kind` into a metric tally, as the stream's fold does."""
+    c = CONTRIBUTIONS[kind]  # type: ignore[index]
+    tally.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
+
+
 class SeparateTallies(SlidingWindows):
     """`SlidingWindows.add_fact` plus, in the same loop, a `ScoringTally` per pane (no caps) and per
     window (only that window's caps) beside each metric `Tally`."""
@@ -54,7 +61,7 @@ class SeparateTallies(SlidingWindows):
 
     def add_scored_fact(self, topic: str, kind: str, author: str, created_at: int, self_boost: bool) -> None:
         pane = created_at - created_at % PANE_MS
-        self.pane_tally(pane, topic).add_fact(kind, author, 1)
+        count_kind(self.pane_tally(pane, topic), kind, author, 1)
         scored = self.scoring_panes.get((pane, topic))
         if scored is None:
             scored = self.scoring_panes[(pane, topic)] = ScoringTally()
@@ -66,7 +73,7 @@ class SeparateTallies(SlidingWindows):
                 acc = by_topic.get(topic)
                 if acc is None:
                     acc = by_topic[topic] = Tally()
-                acc.add_fact(kind, author, 1)
+                count_kind(acc, kind, author, 1)
                 scores = self.scoring[window.name]
                 acc_scored = scores.get(topic)
                 if acc_scored is None:
@@ -88,7 +95,7 @@ class ScoredTally(Tally):
         self.own_boosts: dict[str, int] = {}
 
     def add_scored(self, kind: str, author: str, self_boost: bool, sign: int) -> None:
-        self.add_fact(kind, author, sign)
+        count_kind(self, kind, author, sign)
         if kind == "boost":
             add_boosts(self.boosters, self.own_boosts, author, sign, sign if self_boost else 0,
                        self.caps, self.boost_sums, self.other_sums)
