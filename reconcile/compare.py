@@ -78,7 +78,8 @@ def comparison_to_json(comparison: BoundaryComparison) -> dict[str, Any]:
 
 
 def format_comparison(comparison: BoundaryComparison) -> list[str]:
-    """One line per differing topic: `only-in-history|only-in-metrics|changed  <topic>  [details]`."""
+    """One line per differing topic: `only in history`, `only in topic_metrics`, or `changed` with
+    `column history -> topic_metrics` for each differing column."""
     lines = [f"  only in history          {topic}" for topic in comparison.only_in_history]
     lines += [f"  only in topic_metrics    {topic}" for topic in comparison.only_in_metrics]
     for topic, columns in comparison.changed.items():
