@@ -54,6 +54,9 @@ class MetricsSettings:
     interval_minutes: int = setting(
         5, "snapshot boundaries are multiples of this on the wall clock; a multiple of 5 that divides a day")
     ttl_hours: int = setting(48, "`topic_metrics` rows with `window_end < now - ttl_hours` are deleted after each snapshot")
+    history_ttl_hours: int = setting(
+        168, "`topic_metrics_history` rows (backfills, kept for `backfill --compare`) with "
+             "`window_end < now - history_ttl_hours` are deleted after each backfill and snapshot; 0 = keep forever")
     prometheus_port: int = setting(0, "port of the Prometheus `/metrics` endpoint; 0 = off")
     bind_host: str = setting(
         "127.0.0.1", "address the `/metrics` endpoint binds; only containers (docker-compose) need 0.0.0.0")
@@ -188,6 +191,7 @@ ENV_OVERRIDES: tuple[tuple[str, str], ...] = (
     ("KUKURI_METRICS_ENABLED", "metrics.enabled"),
     ("KUKURI_METRICS_INTERVAL_MINUTES", "metrics.interval_minutes"),
     ("KUKURI_METRICS_TTL_HOURS", "metrics.ttl_hours"),
+    ("KUKURI_METRICS_HISTORY_TTL_HOURS", "metrics.history_ttl_hours"),
     ("KUKURI_METRICS_WEIGHT_POSTS", "metrics.score_weights.posts"),
     ("KUKURI_METRICS_WEIGHT_UNIQUE_AUTHORS", "metrics.score_weights.unique_authors"),
     ("KUKURI_METRICS_WEIGHT_BOOSTS", "metrics.score_weights.boosts"),
@@ -403,6 +407,7 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         enabled=m.boolean("enabled", True),
         interval_minutes=interval,
         ttl_hours=m.integer("ttl_hours", 48, low=1),
+        history_ttl_hours=m.integer("history_ttl_hours", 168, low=0),
         prometheus_port=m.integer("prometheus_port", 0, low=0, high=65535),
         bind_host=m.string("bind_host", "127.0.0.1"),
         emit_histogram=m.boolean("emit_histogram", False),

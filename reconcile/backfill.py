@@ -5,7 +5,10 @@ transaction (about `BATCH_ROWS` rows: a commit per boundary doubled the write ti
 transaction that size holds the write lock for tens of milliseconds, well inside the app's busy
 timeout); `apply` also writes the latest one into `topic_metrics` through the same writer as the
 stream. The app database is read once for the
-whole span (`reconcile.series`), which is what makes 288 boundaries take seconds.
+whole span (`reconcile.series`), which is what makes 288 boundaries take seconds. History older
+than `history_ttl_hours` is deleted once the new rows are in.
+
+`compare` reads the history back with `topic_metrics` for `backfill --compare`.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ import aiosqlite
 
 from config.settings import Settings
 from observability.logs import log_event
+from reconcile.compare import BoundaryComparison, compare_history
 from reconcile.errors import database_errors
 from reconcile.progress import ProgressCallback
 from reconcile.series import recompute_series
-from sinks.database import connect_writer
+from sinks.database import connect_reader, connect_writer
 from sinks.migrate import apply_migrations
-from sinks.storage.history import write_history
+from sinks.storage.history import expire_history, history_rows, write_history
+from sinks.storage.reads import metrics_rows
 from sinks.storage.snapshots import RunRecord, now_ms, write_snapshot
+from sinks.storage.sql import transaction
 from streams.metrics import Snapshot
 from streams.windows import MINUTE_MS, align_down
 
@@ -41,6 +47,7 @@ class BackfillResult:
     history_rows: int
     applied: RunRecord | None  # the run written into topic_metrics, when applied
     latest_topics: int  # topics in the latest boundary's snapshot
+    expired_history: int  # history rows older than history_ttl_hours deleted after the write
     run_at: int
     duration_ms: int
 
@@ -95,6 +102,7 @@ async def backfill(
         try:
             await apply_migrations(conn)
             rows, latest = await _store_history(conn, snapshots, len(boundaries), run_at, progress)
+            expired = await expire_history(conn, settings.metrics.history_ttl_hours, now=run_at)
             if apply and latest is not None:
                 applied = await write_snapshot(
                     conn, latest.boundary, latest.rows, source="backfill", ttl_hours=settings.metrics.ttl_hours,
@@ -103,9 +111,24 @@ async def backfill(
         finally:
             await conn.close()
     topics = 0 if latest is None else len(latest.rows)
-    result = BackfillResult(boundaries, rows, applied, topics, run_at, now_ms() - run_at)
+    result = BackfillResult(boundaries, rows, applied, topics, expired, run_at, now_ms() - run_at)
     log_event(
         log, "backfill.completed", boundaries=len(boundaries), history_rows=rows,
-        applied=applied is not None, duration_ms=result.duration_ms,
+        expired_history=expired, applied=applied is not None, duration_ms=result.duration_ms,
     )
     return result
+
+
+async def compare(settings: Settings, boundaries: list[int]) -> list[BoundaryComparison]:
+    """The backfill's history against `topic_metrics` for these boundaries (ascending), from one
+    read transaction, so a snapshot committed meanwhile is seen on neither side or in full."""
+    path = settings.database.path
+    with database_errors("read the app database", path):
+        conn = await connect_reader(path, busy_timeout_ms=settings.database.busy_timeout_ms)
+        try:
+            async with transaction(conn, write=False):
+                history = await history_rows(conn, boundaries[0], boundaries[-1], source="backfill")
+                metrics = await metrics_rows(conn, boundaries[0], boundaries[-1])
+        finally:
+            await conn.close()
+    return compare_history(history, metrics)

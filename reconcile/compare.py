@@ -10,17 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from reconcile.diff import diff_snapshot
 from streams.metrics import TopicMetrics
 
 
 @dataclass(frozen=True, slots=True)
+class ChangedColumn:
+    column: str
+    history: Any
+    metrics: Any
+
+
+@dataclass(frozen=True, slots=True)
 class BoundaryComparison:
     boundary: int
+    history_topics: int  # rows the history holds for the boundary
+    metrics_topics: int  # rows topic_metrics holds for the boundary
     only_in_history: tuple[str, ...]  # topic ids, sorted
     only_in_metrics: tuple[str, ...]  # topic ids, sorted
-    changed: Mapping[str, tuple[str, ...]]  # topic id -> differing columns, in table order
+    changed: Mapping[str, tuple[ChangedColumn, ...]]  # topic id -> differing columns, in table order
 
     @property
     def agrees(self) -> bool:
@@ -34,11 +44,49 @@ def compare_history(
     the other side's topics "only in" that side."""
     result = []
     for boundary in sorted(set(history) | set(metrics)):
-        diff = diff_snapshot(boundary, history.get(boundary, ()), metrics.get(boundary, ()))
+        mine, theirs = history.get(boundary, ()), metrics.get(boundary, ())
+        # The history plays the recomputed side of the diff, topic_metrics the stored one.
+        diff = diff_snapshot(boundary, mine, theirs)
         result.append(BoundaryComparison(
             boundary,
+            history_topics=len(mine),
+            metrics_topics=len(theirs),
             only_in_history=tuple(d.topic_id for d in diff.rows if d.status == "missing"),
             only_in_metrics=tuple(d.topic_id for d in diff.rows if d.status == "extra"),
-            changed={d.topic_id: tuple(c.column for c in d.changed) for d in diff.rows if d.status == "changed"},
+            changed={
+                d.topic_id: tuple(ChangedColumn(c.column, c.recomputed, c.stored) for c in d.changed)
+                for d in diff.rows if d.status == "changed"
+            },
         ))
     return result
+
+
+def comparison_to_json(comparison: BoundaryComparison) -> dict[str, Any]:
+    """One boundary for `backfill --compare --json`; changed cells as `{"history": .., "topic_metrics": ..}`."""
+    return {
+        "window_end": comparison.boundary,
+        "agrees": comparison.agrees,
+        "history_topics": comparison.history_topics,
+        "metrics_topics": comparison.metrics_topics,
+        "only_in_history": list(comparison.only_in_history),
+        "only_in_metrics": list(comparison.only_in_metrics),
+        "changed": {
+            topic: {c.column: {"history": c.history, "topic_metrics": c.metrics} for c in columns}
+            for topic, columns in comparison.changed.items()
+        },
+    }
+
+
+def format_comparison(comparison: BoundaryComparison) -> list[str]:
+    """One line per differing topic: `only in history`, `only in topic_metrics`, or `changed` with
+    `column history -> topic_metrics` for each differing column."""
+    lines = [f"  only in history          {topic}" for topic in comparison.only_in_history]
+    lines += [f"  only in topic_metrics    {topic}" for topic in comparison.only_in_metrics]
+    for topic, columns in comparison.changed.items():
+        cells = ", ".join(f"{c.column} {_value(c.history)} -> {_value(c.metrics)}" for c in columns)
+        lines.append(f"  changed                  {topic}  {cells}")
+    return lines
+
+
+def _value(v: Any) -> str:
+    return repr(v) if isinstance(v, float) else str(v)

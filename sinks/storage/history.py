@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import aiosqlite
 
-from sinks.storage.snapshots import RunSource
 from sinks.storage.sql import rowcount, transaction
 from streams.metrics import TOPIC_METRICS_COLUMNS, Snapshot, TopicMetrics
 from streams.windows import HOUR_MS
+
+if TYPE_CHECKING:
+    # Only a type: `snapshots` calls `delete_expired_history` inside its write transaction.
+    from sinks.storage.snapshots import RunSource
 
 _INSERT: Final = (
     f"INSERT OR REPLACE INTO topic_metrics_history ({', '.join(TOPIC_METRICS_COLUMNS)}, source, run_at)"
@@ -36,15 +39,23 @@ async def write_history(
     return len(rows)
 
 
-async def expire_history(conn: aiosqlite.Connection, ttl_hours: int, *, now: int) -> int:
-    """Delete history rows whose boundary is older than `now - ttl_hours`; returns how many went.
+async def delete_expired_history(conn: aiosqlite.Connection, ttl_hours: int, *, now: int) -> int:
+    """Delete history rows whose boundary is older than `now - ttl_hours`, inside the caller's
+    transaction; returns how many went. A TTL of 0 keeps every row.
 
-    One indexed range delete (`idx_topic_metrics_history_window_end`), in its own transaction.
+    One indexed range delete (`idx_topic_metrics_history_window_end`), every source together.
     """
+    if ttl_hours == 0:
+        return 0
+    return await rowcount(
+        conn, "DELETE FROM topic_metrics_history WHERE window_end < ?", (now - ttl_hours * HOUR_MS,)
+    )
+
+
+async def expire_history(conn: aiosqlite.Connection, ttl_hours: int, *, now: int) -> int:
+    """`delete_expired_history` in a transaction of its own (after a backfill's history writes)."""
     async with transaction(conn):
-        return await rowcount(
-            conn, "DELETE FROM topic_metrics_history WHERE window_end < ?", (now - ttl_hours * HOUR_MS,)
-        )
+        return await delete_expired_history(conn, ttl_hours, now=now)
 
 
 async def history_rows(

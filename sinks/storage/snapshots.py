@@ -20,6 +20,7 @@ from typing import Literal
 
 import aiosqlite
 
+from sinks.storage.history import delete_expired_history
 from sinks.storage.sql import rowcount, scalar, transaction
 from streams.metrics import TOPIC_METRICS_COLUMNS, WINDOW_METRICS_COLUMNS, TopicMetrics, WindowMetrics
 from streams.windows import HOUR_MS
@@ -57,6 +58,7 @@ class RunRecord:
     topics_upserted: int
     expired_records: int
     duration_ms: int
+    expired_history: int = 0  # `topic_metrics_history` rows the same transaction deleted (not in trending_runs)
 
 
 def now_ms() -> int:
@@ -72,15 +74,19 @@ async def write_snapshot(
     ttl_hours: int,
     started_at: int | None = None,
     window_rows: Sequence[WindowMetrics] = (),
+    history_ttl_hours: int = 0,
 ) -> RunRecord:
-    """Replace the snapshot for `boundary` with `rows` and record the run, in one transaction."""
+    """Replace the snapshot for `boundary` with `rows` and record the run, in one transaction.
+
+    `history_ttl_hours` expires `topic_metrics_history` in the same transaction (0 keeps it).
+    """
     started = now_ms() if started_at is None else started_at
     _check_rows(boundary, rows)
     async with transaction(conn):
         await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
         await conn.executemany(UPSERT_TOPIC_METRICS, [r.values() for r in rows])
         await _replace_window_rows(conn, boundary, None, [(w, -1) for w in window_rows])
-        return await _finish_run(conn, boundary, source, started, len(rows), ttl_hours)
+        return await _finish_run(conn, boundary, source, started, len(rows), ttl_hours, history_ttl_hours)
 
 
 async def write_snapshot_part(
@@ -94,11 +100,13 @@ async def write_snapshot_part(
     started_at: int | None = None,
     window_rows_by_partition: dict[int, Sequence[WindowMetrics]] | None = None,
     request_id: str | None = None,
+    history_ttl_hours: int = 0,
 ) -> RunRecord | None:
     """Stage these partitions' rows for `boundary`; promote and record the run once all are in.
 
     `request_id` (a `materialize` request) is acknowledged for these partitions in the same
-    transaction. Returns the run record when this call completed the snapshot, otherwise None.
+    transaction. `history_ttl_hours` as in `write_snapshot`, when this call completes the snapshot.
+    Returns the run record when this call completed the snapshot, otherwise None.
     """
     started = now_ms() if started_at is None else started_at
     parts = sorted(rows_by_partition)
@@ -110,7 +118,9 @@ async def write_snapshot_part(
     ]
     if parts == list(range(total_partitions)):
         # One worker owns every partition: nothing to wait for, so skip staging.
-        return await _write_whole(conn, boundary, rows_by_partition, window_rows, started, ttl_hours, request_id)
+        return await _write_whole(
+            conn, boundary, rows_by_partition, window_rows, started, ttl_hours, history_ttl_hours, request_id
+        )
     async with transaction(conn):
         await _acknowledge(conn, request_id, boundary, parts)
         await conn.execute(
@@ -133,7 +143,7 @@ async def write_snapshot_part(
         )
         if present != total_partitions:
             return None
-        return await _promote(conn, boundary, started, ttl_hours)
+        return await _promote(conn, boundary, started, ttl_hours, history_ttl_hours)
 
 
 async def _write_whole(
@@ -143,6 +153,7 @@ async def _write_whole(
     window_rows: list[tuple[WindowMetrics, int]],
     started: int,
     ttl_hours: int,
+    history_ttl_hours: int,
     request_id: str | None,
 ) -> RunRecord:
     async with transaction(conn):
@@ -153,7 +164,7 @@ async def _write_whole(
         await conn.executemany(UPSERT_TOPIC_METRICS, [r.values() for rows in rows_by_partition.values() for r in rows])
         await _replace_window_rows(conn, boundary, None, window_rows)
         topics = sum(len(rows) for rows in rows_by_partition.values())
-        return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours)
+        return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours, history_ttl_hours)
 
 
 async def _acknowledge(conn: aiosqlite.Connection, request_id: str | None, boundary: int, parts: list[int]) -> None:
@@ -165,7 +176,9 @@ async def _acknowledge(conn: aiosqlite.Connection, request_id: str | None, bound
         )
 
 
-async def _promote(conn: aiosqlite.Connection, boundary: int, started: int, ttl_hours: int) -> RunRecord:
+async def _promote(
+    conn: aiosqlite.Connection, boundary: int, started: int, ttl_hours: int, history_ttl_hours: int
+) -> RunRecord:
     await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
     topics = await rowcount(conn, _PROMOTE, (boundary,))
     # Keep the last half hour of parts (a late part for a recent boundary promotes again); older
@@ -173,7 +186,7 @@ async def _promote(conn: aiosqlite.Connection, boundary: int, started: int, ttl_
     horizon = boundary - STAGING_KEPT_MS
     await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end < ?", (horizon,))
     await conn.execute("DELETE FROM snapshot_parts WHERE window_end < ?", (horizon,))
-    return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours)
+    return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours, history_ttl_hours)
 
 
 async def _replace_window_rows(
@@ -194,11 +207,14 @@ async def _replace_window_rows(
 
 
 async def _finish_run(
-    conn: aiosqlite.Connection, boundary: int, source: RunSource, started: int, topics: int, ttl_hours: int
+    conn: aiosqlite.Connection, boundary: int, source: RunSource, started: int, topics: int, ttl_hours: int,
+    history_ttl_hours: int,
 ) -> RunRecord:
-    expired = await expire(conn, ttl_hours)
+    now = now_ms()
+    expired = await expire(conn, ttl_hours, now=now)
+    expired_history = await delete_expired_history(conn, history_ttl_hours, now=now)
     finished = now_ms()
-    record = RunRecord(boundary, source, started, finished, topics, expired, finished - started)
+    record = RunRecord(boundary, source, started, finished, topics, expired, finished - started, expired_history)
     await conn.execute(
         "INSERT OR REPLACE INTO trending_runs"
         " (window_end, source, started_at, finished_at, topics_upserted, expired_records, duration_ms)"

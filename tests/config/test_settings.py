@@ -33,6 +33,14 @@ def test_environment_overrides_every_contract_variable(tmp_path: Path) -> None:
     assert (s.api.host, s.api.port) == ("0.0.0.0", 9000)
 
 
+def test_history_ttl_defaults_to_a_week_and_0_keeps_history(tmp_path: Path) -> None:
+    assert load_settings(environ={}).metrics.history_ttl_hours == 168
+    config = tmp_path / "app.toml"
+    config.write_text("[metrics]\nhistory_ttl_hours = 24\n")
+    assert load_settings(config, environ={}).metrics.history_ttl_hours == 24
+    assert load_settings(config, environ={"KUKURI_METRICS_HISTORY_TTL_HOURS": "0"}).metrics.history_ttl_hours == 0
+
+
 def test_file_then_environment(tmp_path: Path) -> None:
     config = tmp_path / "app.toml"
     config.write_text('[metrics]\nttl_hours = 24\n[metrics.extra_windows]\n"1h" = 60\n"7d" = 10080\n')
@@ -55,6 +63,8 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({}, "[kafka]\npartitions = 0\n", "kafka.partitions"),
         ({}, "[metrics]\nscore_profile = \"spiky\"\n", "metrics.score_profile"),
         ({}, "[nonsense]\n", "nonsense"),
+        ({"KUKURI_METRICS_HISTORY_TTL_HOURS": "-1"}, "", "KUKURI_METRICS_HISTORY_TTL_HOURS"),
+        ({}, "[metrics]\nhistory_ttl_hours = 1.5\n", "metrics.history_ttl_hours"),
     ],
 )
 def test_invalid_values_name_the_setting(tmp_path: Path, environ: dict[str, str], toml: str, names: str) -> None:

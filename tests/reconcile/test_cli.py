@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.reconcile_cmd import iso
 from streams.events import Event
 from tests.fixtures.app_db import HOUR, MINUTE, build_app_db, expected_snapshot, recent_boundary, scenario, stored_rows
 
@@ -19,9 +20,12 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_config(tmp_path: Path, db: Path, ttl_hours: int = 1) -> Path:
+def write_config(tmp_path: Path, db: Path, ttl_hours: int = 1, history_ttl_hours: int = 168) -> Path:
     config = tmp_path / "app.toml"
-    config.write_text(f'[database]\npath = "{db}"\n\n[metrics]\nttl_hours = {ttl_hours}\n', encoding="utf-8")
+    config.write_text(
+        f'[database]\npath = "{db}"\n\n[metrics]\nttl_hours = {ttl_hours}\nhistory_ttl_hours = {history_ttl_hours}\n',
+        encoding="utf-8",
+    )
     return config
 
 
@@ -165,6 +169,8 @@ async def test_backfill_draws_progress_on_a_terminal(app: tuple[Path, Path, int,
         ["backfill", "--minutes", "0"],
         ["backfill", "--minutes", "lots"],
         ["backfill", "--until", str(recent_boundary(-100))],
+        ["backfill", "--apply", "--compare"],
+        ["backfill", "--minutes", "43200"],  # reaches past history_ttl_hours (168): would expire at once
     ],
 )
 async def test_bad_arguments_exit_2_with_one_line(app: tuple[Path, Path, int, list[Event]], args: list[str]) -> None:
@@ -175,14 +181,104 @@ async def test_bad_arguments_exit_2_with_one_line(app: tuple[Path, Path, int, li
     assert done.stdout == "" and run_count(db) == 0
 
 
+def history_boundaries(db: Path) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [b for (b,) in conn.execute("SELECT DISTINCT window_end FROM topic_metrics_history ORDER BY 1")]
+
+
+def add_history(db: Path, *boundaries: int) -> None:
+    """One hand-written history row per boundary, as an earlier backfill would have left it."""
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO topic_metrics_history (topic_id, window_start, window_end, updated_at, source, run_at)"
+            " VALUES ('old', ?, ?, 0, 'backfill', 0)", [(b - 24 * HOUR, b) for b in boundaries],
+        )
+
+
+@pytest.mark.parametrize(("history_ttl_hours", "kept"), [(1, ["young"]), (0, ["old", "young"])])
+async def test_backfill_expires_history_older_than_its_ttl(
+    tmp_path: Path, history_ttl_hours: int, kept: list[str]
+) -> None:
+    e = recent_boundary()
+    db = await build_app_db(tmp_path / "app.db", scenario(e))
+    config = write_config(tmp_path, db, history_ttl_hours=history_ttl_hours)
+    old, young = e - 3 * HOUR, e - 30 * MINUTE
+    add_history(db, old, young)
+
+    done = cli(config, "backfill", "--minutes", "10", "--until", str(e), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["expired_history"] == (1 if history_ttl_hours else 0)
+    left = {"old": old, "young": young}
+    assert history_boundaries(db) == sorted([left[k] for k in kept] + [e - 5 * MINUTE, e])
+    logged = [json.loads(line) for line in done.stderr.splitlines()]
+    assert any(r.get("event") == "backfill.completed" and r["expired_history"] == len(left) - len(kept) for r in logged)
+
+    text = cli(config, "backfill", "--minutes", "5", "--until", str(e))
+    assert text.returncode == 0 and f"0 history rows older than {history_ttl_hours} h expired" in text.stdout
+
+
+async def test_backfill_compare_reports_each_kind_of_difference(app: tuple[Path, Path, int, list[Event]]) -> None:
+    db, config, e, _ = app
+    assert cli(config, "backfill", "--minutes", "10", "--until", str(e), "--apply").returncode == 0
+    clean = cli(config, "backfill", "--compare", "--minutes", "5", "--until", str(e), "--json")
+    assert clean.returncode == 0, clean.stderr
+    body = json.loads(clean.stdout)
+    assert (body["agrees"], body["boundaries"], body["boundaries_compared"]) == (True, 1, 1)
+
+    with sqlite3.connect(db) as conn:  # the stream (or someone) has written something else since
+        conn.execute("UPDATE topic_metrics SET posts_24h = 7, updated_at = 1 WHERE topic_id = 'rust'")
+        conn.execute("DELETE FROM topic_metrics WHERE topic_id = 'python'")
+        conn.execute("INSERT INTO topic_metrics (topic_id, window_start, window_end, posts_24h, updated_at)"
+                     " VALUES ('go', ?, ?, 1, 0)", (e - 24 * HOUR, e))
+    before = history_boundaries(db)
+
+    done = cli(config, "backfill", "--compare", "--minutes", "10", "--until", str(e), "--json")
+    assert done.returncode == 0, done.stderr  # differences are the report, not a failure
+    body = json.loads(done.stdout)
+    assert (body["agrees"], body["boundaries"], body["boundaries_compared"], body["boundaries_differing"]) == (
+        False, 2, 2, 2)
+    earlier, latest = body["results"]
+    # The earlier boundary was backfilled but never applied: every topic is only in the history.
+    assert (earlier["window_end"], earlier["only_in_history"], earlier["metrics_topics"]) == (
+        e - 5 * MINUTE, ["python", "rust"], 0)
+    assert latest == {
+        "window_end": e, "agrees": False, "history_topics": 2, "metrics_topics": 2,
+        "only_in_history": ["python"], "only_in_metrics": ["go"],
+        "changed": {"rust": {"posts_24h": {"history": 3, "topic_metrics": 7}}},
+    }
+
+    text = cli(config, "backfill", "--compare", "--minutes", "5", "--until", str(e))
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == [
+        f"compared 1 boundaries, {iso(e)} .. {iso(e)}: topic_metrics_history (source=backfill) and topic_metrics"
+        " agree on 0, differ on 1; 0 have rows on neither side",
+        f"{iso(e)} ({e}): 2 topics in history, 2 in topic_metrics: 1 only in history, 1 only in topic_metrics,"
+        " 1 changed (history -> topic_metrics)",
+        "  only in history          python",
+        "  only in topic_metrics    go",
+        "  changed                  rust  posts_24h 3 -> 7",
+    ]
+    assert history_boundaries(db) == before  # a comparison writes nothing
+
+
+async def test_backfill_compare_of_an_empty_span(app: tuple[Path, Path, int, list[Event]]) -> None:
+    _, config, e, _ = app
+    done = cli(config, "backfill", "--compare", "--minutes", "15", "--until", str(e))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"compared 3 boundaries, {iso(e - 10 * MINUTE)} .. {iso(e)}: topic_metrics_history (source=backfill)"
+        " and topic_metrics agree on 0, differ on 0; 3 have rows on neither side",
+    ]
+
+
 async def test_unreadable_app_database_exits_1_with_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, tmp_path / "missing.db")
-    for args in (["reconcile"], ["reconcile", "--gaps"], ["backfill", "--minutes", "10"]):
+    for args in (["reconcile"], ["reconcile", "--gaps"], ["backfill", "--minutes", "10"], ["backfill", "--compare"]):
         done = cli(config, *args)
         assert done.returncode == 1
         assert done.stderr.splitlines() == [
             f"kukuri-trending {args[0]}: error: cannot read the app database {tmp_path / 'missing.db'}:"
-            " unable to open database file: " + str(tmp_path / "missing.db")
+            f" unable to open database file: {tmp_path / 'missing.db'}; check database.path (KUKURI_DATABASE_PATH)"
         ]
     assert not (tmp_path / "missing.db").exists()
 

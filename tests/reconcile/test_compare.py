@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconcile.compare import compare_history
+from reconcile.compare import ChangedColumn, compare_history, comparison_to_json, format_comparison
 from streams.metrics import TopicMetrics
 from tests.sinks.test_snapshot_writer import row
 
@@ -26,7 +26,9 @@ def test_reports_topics_on_one_side_and_changed_columns_per_boundary() -> None:
     assert sorted(by_boundary) == [before, E, E + 300_000]
     now = by_boundary[E]
     assert (now.only_in_history, now.only_in_metrics) == (("a",), ("c",))
-    assert now.changed == {"b": ("boosts", "score_24h")}  # updated_at is never compared
+    # updated_at is never compared; values are (history, topic_metrics).
+    assert now.changed == {"b": (ChangedColumn("boosts", 0, 4), ChangedColumn("score_24h", 1.5, 9.0))}
+    assert (now.history_topics, now.metrics_topics) == (2, 2)
     assert by_boundary[before].only_in_history == ("a",) and not by_boundary[before].only_in_metrics
     assert by_boundary[E + 300_000].only_in_metrics == ("d",)
     assert not any(c.agrees for c in by_boundary.values())
@@ -50,4 +52,18 @@ def test_every_topic_is_accounted_for_once(history: list[TopicMetrics], metrics:
     differ = {t for t in mine & theirs
               if next(r for r in history if r.topic_id == t) != next(r for r in metrics if r.topic_id == t)}
     assert set(c.changed) == differ
+    assert (c.history_topics, c.metrics_topics) == (len(history), len(metrics))
+    body = comparison_to_json(c)
+    assert body["agrees"] == c.agrees and set(body["changed"]) == differ
+    assert len(format_comparison(c)) == len(c.only_in_history) + len(c.only_in_metrics) + len(differ)
     assert c.agrees == (mine == theirs and not differ)
+
+
+def test_json_and_lines_say_which_side_holds_what() -> None:
+    (c,) = compare_history({E: [row("a", E, 1), row("b", E, 2)]}, {E: [replace(row("b", E, 2), posts_24h=5)]})
+    assert comparison_to_json(c) == {
+        "window_end": E, "agrees": False, "history_topics": 2, "metrics_topics": 1,
+        "only_in_history": ["a"], "only_in_metrics": [],
+        "changed": {"b": {"posts_24h": {"history": 2, "topic_metrics": 5}}},
+    }
+    assert format_comparison(c) == ["  only in history          a", "  changed                  b  posts_24h 2 -> 5"]
