@@ -237,6 +237,7 @@ class SnapshotService(mode.Service):
                 total_partitions=self.settings.kafka.partitions,
                 worker_id=self.worker_id,
                 ttl_hours=self.settings.metrics.ttl_hours,
+                history_ttl_hours=self.settings.metrics.history_ttl_hours,
                 started_at=started,
                 request_id=request_id,
             )
@@ -268,7 +269,7 @@ class SnapshotService(mode.Service):
         self.job_metrics.record_success(record, lag_ms=record.finished_at - record.window_end)
         log_event(log, "trending_metrics_job.completed", window="24h", window_end=record.window_end,
                   topics=record.topics_upserted, duration_ms=record.duration_ms,
-                  expired_records=record.expired_records)
+                  expired_records=record.expired_records, expired_history=record.expired_history)
         metrics = self.settings.metrics
         health = await topic_metrics_health(self._conn, boundary=record.window_end, ttl_hours=metrics.ttl_hours)
         self.job_metrics.record_table_health(health, row_limit(health, metrics.row_count_margin))

@@ -106,7 +106,8 @@ class Reconciler:
             await apply_migrations(self._writer)
         return await write_snapshot(
             self._writer, snapshot.boundary, snapshot.rows, source="reconcile",
-            ttl_hours=self._settings.metrics.ttl_hours, started_at=started, window_rows=snapshot.window_rows,
+            ttl_hours=self._settings.metrics.ttl_hours, history_ttl_hours=self._settings.metrics.history_ttl_hours,
+            started_at=started, window_rows=snapshot.window_rows,
         )
 
 

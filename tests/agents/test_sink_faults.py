@@ -253,3 +253,25 @@ def test_a_refilled_broker_is_not_mistaken_for_the_old_log(trending_env: Trendin
         assert env.snapshot(E) == expected_rows([e for a in before + after for e in a.events], E)
     finally:
         broker.stop()
+
+
+async def test_the_worker_s_snapshot_expires_history_older_than_its_ttl(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service, _, _, boundary = await sink_with_state(tmp_path, receiver.url)
+    try:
+        ttl_ms = service.settings.metrics.history_ttl_hours * HOUR_MS
+        old, recent = boundary - ttl_ms - 300_000, boundary - ttl_ms + 300_000
+        with sqlite3.connect(tmp_path / "kukuri.db") as conn:
+            conn.executemany(
+                "INSERT INTO topic_metrics_history (topic_id, window_start, window_end, updated_at, source, run_at)"
+                " VALUES ('t', ?, ?, 0, 'backfill', 0)", [(e - 24 * HOUR_MS, e) for e in (old, recent)])
+        record = await service.run_boundary(boundary, deadline=time.time() + 5, scheduled=True)
+        assert record is not None and record.expired_history == 1
+        with sqlite3.connect(tmp_path / "kukuri.db") as conn:
+            assert conn.execute("SELECT window_end FROM topic_metrics_history").fetchall() == [(recent,)]
+        [completed] = [r for r in caplog.records if getattr(r, "event", None) == "trending_metrics_job.completed"]
+        assert getattr(completed, FIELDS_ATTR)["expired_history"] == 1
+    finally:
+        await service.on_shutdown()
