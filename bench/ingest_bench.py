@@ -121,6 +121,8 @@ path = "{root / 'kukuri.db'}"
 [stream]
 data_dir = "{root / 'state'}"
 """)
+    subprocess.run([sys.executable, "-m", "cli.main", "--config", str(config), "migrate"], check=True,
+                   stdout=subprocess.DEVNULL)
     log_path = root / "worker.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--config", str(config), "--log-format", "json",

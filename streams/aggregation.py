@@ -43,7 +43,8 @@ from streams.state_keys import (
     offset_key,
     partition_range,
     split_identity_key,
-    split_time_key,
+    split_time_entries,
+    time_entry,
     time_prefix,
     time_range,
     tombstone_key,
@@ -82,6 +83,9 @@ class PartitionState:
         self.fingerprint: tuple[int, int, int] | None = None
         self.tombstones: set[tuple[str, str]] = set()
         self.pending: dict[bytes, bytes] = {}
+        # Time-index entries of the facts in `pending`, per pane: one store value per pane and
+        # checkpoint instead of one per fact.
+        self.pending_times: dict[int, list[bytes]] = {}
         self.offset: int | None = None
         # Stored values of fact keys read ahead by `prefetch` (None: not stored). Only consulted
         # after `pending`, and dropped whenever the store can change under it.
@@ -126,6 +130,7 @@ class PartitionState:
         self.sliding.clear()
         self.tombstones.clear()
         self.pending.clear()
+        self.pending_times.clear()
         self._prefetched.clear()
         self.offset = None
         self.fingerprint = None
@@ -180,21 +185,24 @@ class PartitionState:
             if retracted:
                 self._retract(topic, event.event_id)
             return "duplicate"
-        time_key = self._time_prefix + (created_at - created_at % PANE_MS).to_bytes(8, "big") + identity
+        pane = created_at - created_at % PANE_MS
+        times = self.pending_times.get(pane)
+        if times is None:
+            times = self.pending_times[pane] = []
         kind = event.kind
         if kind == "delete":
             target = event.target_id or ""
             pending[key] = encode_fact("delete", False, created_at, event.author, target)
-            pending[time_key] = target.encode()
+            times.append(time_entry(identity, target.encode()))
             self._retract(topic, target)
             return "counted"
         if retracted or (topic, event.event_id) in self.tombstones:
             self.tombstones.discard((topic, event.event_id))
             pending[key] = encode_fact(kind, True, created_at, event.author, "")
-            pending[time_key] = b""
+            times.append(time_entry(identity))
             return "retracted"
         pending[key] = encode_fact(kind, False, created_at, event.author, event.target_id or "")
-        pending[time_key] = b""
+        times.append(identity + b"\0")  # time_entry(identity), inline: once per event
         self.sliding.add_fact(topic, kind, event.author, created_at, 1)
         return "counted"
 
@@ -221,6 +229,10 @@ class PartitionState:
         the fingerprint of the last record consumed (see broker.records)."""
         writes = self.pending
         self.pending = {}
+        prefix = self._time_prefix
+        for pane, entries in self.pending_times.items():
+            writes[prefix + pane.to_bytes(8, "big") + entries[0]] = b"\0".join(entries)
+        self.pending_times.clear()
         self._prefetched.clear()  # the store is about to change
         if next_offset is not None:
             self.offset = next_offset
@@ -250,12 +262,12 @@ class PartitionState:
         """Delete the stored facts (and tombstones) of panes before `cutoff`."""
         start, end = time_range(self.partition, pane_start(cutoff))
         deletes = []
-        for key, target in self.store.scan(start, end):
-            topic, event_id = split_time_key(key)
-            deletes.append(fact_key(self.partition, topic, event_id))
-            if target:
-                deletes.append(tombstone_key(self.partition, topic, target.decode()))
-                self.tombstones.discard((topic, target.decode()))
+        for _, entries in self.store.scan(start, end):
+            for topic, event_id, target in split_time_entries(entries):
+                deletes.append(fact_key(self.partition, topic, event_id))
+                if target:
+                    deletes.append(tombstone_key(self.partition, topic, target))
+                    self.tombstones.discard((topic, target))
         if deletes:
             self.store.write({}, deletes)
         self.store.delete_range(start, end)

@@ -28,13 +28,17 @@ class Tally:
 
     __slots__ = ("_counts", "authors", "bookmarks", "boosts", "participants", "posts", "replies")
 
-    def __init__(self) -> None:
-        self.posts = 0
-        self.replies = 0
-        self.boosts = 0
-        self.bookmarks = 0
-        self.authors: dict[str, int] = {}
-        self.participants: dict[str, int] = {}
+    def __init__(
+        self, posts: int = 0, replies: int = 0, boosts: int = 0, bookmarks: int = 0,
+        authors: dict[str, int] | None = None, participants: dict[str, int] | None = None,
+    ) -> None:
+        """An empty tally, or (as the ingest path creates them) one holding its first fact."""
+        self.posts = posts
+        self.replies = replies
+        self.boosts = boosts
+        self.bookmarks = bookmarks
+        self.authors: dict[str, int] = {} if authors is None else authors
+        self.participants: dict[str, int] = {} if participants is None else participants
         self._counts: WindowCounts | None = None
 
     def add(self, posts: int, replies: int, boosts: int, bookmarks: int, author: str,
@@ -112,39 +116,48 @@ class SlidingWindows:
     def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
         """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it.
 
-        The hot path of ingest: once per event, so the tally updates are written out here.
+        The hot path of ingest: once per event, so the tally updates are written out here, and
+        counting (the common case) has its own path: it never empties a tally, and a tally it
+        creates is built holding the fact.
         """
-        posts, replies, boosts, bookmarks, authored, participated = _CONTRIBUTION_TUPLES[kind]
+        contribution = _CONTRIBUTION_TUPLES[kind]
         pane = created_at - created_at % PANE_MS
         panes = self.panes
         pane_topics = panes.get(pane)
         if pane_topics is None:
             pane_topics = panes[pane] = {}
-        for by_topic, start, end in ((pane_topics, pane, pane + PANE_MS), *self._spans):
-            if not start <= created_at < end:
-                continue
+        holders = [pane_topics]
+        for by_topic, start, end in self._spans:
+            if start <= created_at < end:
+                holders.append(by_topic)
+        posts, replies, boosts, bookmarks, authored, participated = contribution
+        if sign == 1 and participated:
+            for by_topic in holders:
+                tally = by_topic.get(topic)
+                if tally is None:
+                    by_topic[topic] = Tally(posts, replies, boosts, bookmarks, {author: 1} if authored else None,
+                                            {author: 1})
+                    continue
+                tally._counts = None
+                if posts:
+                    tally.posts += 1
+                if replies:
+                    tally.replies += 1
+                if boosts:
+                    tally.boosts += 1
+                if bookmarks:
+                    tally.bookmarks += 1
+                if authored:
+                    refs = tally.authors
+                    refs[author] = refs.get(author, 0) + 1
+                refs = tally.participants
+                refs[author] = refs.get(author, 0) + 1
+            return
+        for by_topic in holders:
             tally = by_topic.get(topic)
             if tally is None:
                 tally = by_topic[topic] = Tally()
-            tally._counts = None
-            tally.posts += sign * posts
-            tally.replies += sign * replies
-            tally.boosts += sign * boosts
-            tally.bookmarks += sign * bookmarks
-            if authored:
-                refs = tally.authors
-                n = refs.get(author, 0) + sign
-                if n:
-                    refs[author] = n
-                else:
-                    del refs[author]
-            if participated:
-                refs = tally.participants
-                n = refs.get(author, 0) + sign
-                if n:
-                    refs[author] = n
-                else:
-                    del refs[author]
+            tally.add(posts, replies, boosts, bookmarks, author, authored, participated, sign)
             if not tally.participants:
                 del by_topic[topic]
         if not pane_topics:

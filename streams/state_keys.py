@@ -4,7 +4,9 @@ Every key starts with `P` and the partition as 2 big-endian bytes, so a partitio
 dropped with one range delete when the broker loses its history or the partition moves away.
 
     P|pp|F|topic\\0event_id        -> fact record (kind, retracted flag, created_at, author, target)
-    P|pp|T|pane(8)|topic\\0event_id -> time index for expiry; value = target id for deletes
+    P|pp|I|pane(8)|first entry      -> time index for expiry: the facts of one pane written by one
+                                       checkpoint, as `topic\\0event_id\\0target` entries joined
+                                       by NUL (target empty except for deletes)
     P|pp|D|topic\\0target_id        -> a delete that arrived before its target
     P|pp|O                          -> next Kafka offset to consume, written with the facts
     P|pp|K                          -> fingerprint of the last record consumed (offset, timestamp, crc)
@@ -13,6 +15,7 @@ dropped with one range delete when the broker loses its history or the partition
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,8 +48,8 @@ def fact_prefix(partition: int) -> bytes:
 
 
 def time_prefix(partition: int) -> bytes:
-    """`time_key(partition, pane, t, e) == time_prefix(partition) + pane(8) + identity_key(t, e)`."""
-    return partition_prefix(partition) + b"T"
+    """Time-index keys are `time_prefix(partition) + pane(8) + the first entry they hold`."""
+    return partition_prefix(partition) + b"I"
 
 
 def fact_key(partition: int, topic_id: str, event_id: str) -> bytes:
@@ -58,20 +61,25 @@ def fact_range(partition: int) -> tuple[bytes, bytes]:
     return prefix + b"F", prefix + b"G"
 
 
-def time_key(partition: int, pane: int, topic_id: str, event_id: str) -> bytes:
-    return partition_prefix(partition) + b"T" + pane.to_bytes(8, "big") + identity_key(topic_id, event_id)
-
-
 def time_range(partition: int, before_pane: int) -> tuple[bytes, bytes]:
     """Time-index keys of panes starting before `before_pane`."""
-    prefix = partition_prefix(partition) + b"T"
+    prefix = time_prefix(partition)
     return prefix, prefix + max(before_pane, 0).to_bytes(8, "big")
 
 
-def split_time_key(key: bytes) -> tuple[str, str]:
-    """(topic_id, event_id) of a time-index key."""
-    topic, _, event = key[12:].partition(b"\0")
-    return topic.decode(), event.decode()
+def time_entry(identity: bytes, target: bytes = b"") -> bytes:
+    """One fact in a time-index value: its identity key and, for a delete, the target id."""
+    return identity + b"\0" + target
+
+
+def split_time_entries(value: bytes) -> Iterator[tuple[str, str, str]]:
+    """(topic_id, event_id, target_id or "") of each entry of a time-index value.
+
+    No id contains NUL, so the NUL-joined fields split back unambiguously, three per entry.
+    """
+    fields = value.split(b"\0")
+    for i in range(0, len(fields), 3):
+        yield fields[i].decode(), fields[i + 1].decode(), fields[i + 2].decode()
 
 
 def tombstone_key(partition: int, topic_id: str, target_id: str) -> bytes:

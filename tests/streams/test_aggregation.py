@@ -173,6 +173,24 @@ def test_expired_facts_leave_the_store() -> None:
     assert any(b"p2" in k for k in keys)
 
 
+def test_expiry_removes_facts_and_tombstones_written_by_several_checkpoints() -> None:
+    store = MemoryStore()
+    s = state(store=store)
+    old = E - 47 * HOUR_MS
+    s.apply(ev("p1", "post", old, topic="a"))
+    s.apply(ev("d1", "delete", old + 1, topic="a", target="gone"))  # before its target: a tombstone
+    store.write(s.take_pending(None))
+    s.apply(ev("p2", "post", old + 2, topic="b"))  # the same pane, another checkpoint
+    s.apply(ev("p3", "post", E - HOUR_MS, topic="b"))
+    store.write(s.take_pending(None))
+    s.advance(E + 2 * HOUR_MS)
+    keys = [k for k, _ in store.scan(b"", b"\xff")]
+    assert not any(old_id in k for k in keys for old_id in (b"p1", b"d1", b"gone", b"p2"))
+    assert any(b"p3" in k for k in keys)
+    assert not s.tombstones
+    assert snapshot(s, E + 2 * HOUR_MS)["b"]["posts_24h"] == 1
+
+
 fact_ids = st.integers(min_value=0, max_value=14)
 
 
