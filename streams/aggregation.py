@@ -40,6 +40,7 @@ from streams.state_keys import (
     fact_range,
     fingerprint_key,
     identity_key,
+    legacy_time_range,
     offset_key,
     partition_range,
     split_identity_key,
@@ -104,6 +105,13 @@ class PartitionState:
     def restore_steps(self, step: int = 5000) -> Iterator[int]:
         """`restore` in steps: yields the facts loaded so far every `step` facts, so a caller can
         let other work run in between."""
+        if next(self.store.scan(*legacy_time_range(self.partition)), None) is not None:
+            # Facts indexed in the old layout would never expire: start this partition afresh, so
+            # it is replayed from Kafka (or the app database) like a partition without local state.
+            self.clear()
+            self.loaded = 0
+            yield 0
+            return
         raw_offset = self.store.get(offset_key(self.partition))
         self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
         raw_fingerprint = self.store.get(fingerprint_key(self.partition))

@@ -67,6 +67,13 @@ def time_range(partition: int, before_pane: int) -> tuple[bytes, bytes]:
     return prefix, prefix + max(before_pane, 0).to_bytes(8, "big")
 
 
+def legacy_time_range(partition: int) -> tuple[bytes, bytes]:
+    """Per-fact time-index keys (`T`) of state written before the index held one value per pane
+    and checkpoint (`I`). A partition that still has them is rebuilt instead of read."""
+    prefix = partition_prefix(partition)
+    return prefix + b"T", prefix + b"U"
+
+
 def time_entry(identity: bytes, target: bytes = b"") -> bytes:
     """One fact in a time-index value: its identity key and, for a delete, the target id."""
     return identity + b"\0" + target

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from config.settings import ScoreWeights
 from streams.aggregation import PartitionState
 from streams.events import Event
+from streams.state_keys import legacy_time_range, partition_range
 from streams.state_store import MemoryStore
 from streams.windows import HOUR_MS, PANE_MS, retention_ms, window_set
 from tests.oracle import expected_rows
@@ -159,6 +160,21 @@ def test_restore_rebuilds_the_same_snapshot() -> None:
     assert again.offset == 42
     assert snapshot(again) == before
     assert again.apply(ev("p7", "post", E - HOUR_MS)) == "retracted"  # the tombstone survived
+
+
+def test_state_indexed_in_the_old_per_fact_layout_is_rebuilt_not_read() -> None:
+    # Facts indexed by per-fact `T` keys (before the per-pane `I` index) would never expire.
+    store = MemoryStore()
+    s = state(store=store)
+    s.apply(ev("p1", "post", E - HOUR_MS))
+    writes = s.take_pending(42)
+    writes[legacy_time_range(0)[0] + (E - HOUR_MS).to_bytes(8, "big") + b"t1\0p1"] = b""
+    store.write(writes)
+    again = state(store=store)
+    assert again.restore() == 0
+    assert again.offset is None  # replayed from Kafka like a partition without local state
+    assert list(store.scan(*partition_range(0))) == []
+    assert again.apply(ev("p1", "post", E - HOUR_MS)) == "counted"
 
 
 def test_expired_facts_leave_the_store() -> None:
