@@ -16,15 +16,18 @@ import time
 import uuid
 
 from agents.control import CONTROL_HEADER, MATERIALIZE, MaterializeRequest
-from agents.heartbeat import ALIVE_WITHIN_MS
+from agents.heartbeat import ALIVE_WITHIN_MS, HEARTBEAT_SECONDS
 from cli.args import UsageError, add_command, epoch_ms_or_iso, positive_float
 from cli.broker_address import NoBrokerError, resolve_bootstrap
 from cli.errors import require_database
 from config.settings import Settings
-from producer.sender import new_producer
+from producer.sender import running_producer
 from sinks.database import connect_reader
 from sinks.storage.workers import live_workers, run_answering
 from streams.aggregation import boundary_for
+
+# How long to wait for a worker's heartbeat before saying none is running.
+WORKER_WAIT_SECONDS = 2 * HEARTBEAT_SECONDS + 1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,15 +60,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     require_database(settings)
     try:
         bootstrap = resolve_bootstrap(settings)
-        workers = await _live_workers(settings)
+        workers = await _live_workers(settings, wait=min(args.timeout, WORKER_WAIT_SECONDS))
     except (NoBrokerError, OSError, sqlite3.Error) as exc:
         return _fail(f"{exc}")
     if not workers:
         return _fail("no running worker (start `kukuri-trending run` or `kukuri-trending worker`)")
     request = MaterializeRequest(uuid.uuid4().hex, boundary, started, started + int(args.timeout * 1000))
-    producer = new_producer(bootstrap)
-    await producer.start()
-    try:
+    async with running_producer(bootstrap) as producer:
         partitions = sorted(await producer.partitions_for(settings.kafka.events_topic))
         if len(partitions) != settings.kafka.partitions:
             return _fail(
@@ -77,8 +78,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                                 headers=[(CONTROL_HEADER, MATERIALIZE)])
             for p in partitions
         ])
-    finally:
-        await producer.stop()
     run_row = await _wait_for_run(settings, request.request_id, boundary, args.timeout)
     if run_row is None:
         return _fail(f"no snapshot for {boundary} was committed within {args.timeout:g} s")
@@ -91,14 +90,22 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _live_workers(settings: Settings) -> int:
-    if not settings.database.path.exists():
-        return 0
-    conn = await connect_reader(settings.database.path)
-    try:
-        return await live_workers(conn, heartbeat_since=int(time.time() * 1000) - ALIVE_WITHIN_MS)
-    finally:
-        await conn.close()
+async def _live_workers(settings: Settings, *, wait: float) -> int:
+    """Workers with a recent heartbeat, waiting up to `wait` seconds for one: a worker that just
+    started, or whose database was just restored, announces itself within two heartbeats."""
+    deadline = time.monotonic() + wait
+    while True:
+        if settings.database.path.exists():
+            conn = await connect_reader(settings.database.path)
+            try:
+                found = await live_workers(conn, heartbeat_since=int(time.time() * 1000) - ALIVE_WITHIN_MS)
+            finally:
+                await conn.close()
+            if found:
+                return found
+        if time.monotonic() >= deadline:
+            return 0
+        await asyncio.sleep(0.25)
 
 
 async def _wait_for_run(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-PACKAGES = ("streams", "agents", "sinks", "config", "broker", "cli", "producer", "observability", "api",
-            "reconcile", "dashboard", "bench")
+# The project's own packages, as pyproject declares them ("streams*" -> "streams").
+PACKAGES = tuple(p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"])
 
 
 def imported_top_level_modules() -> set[str]:
