@@ -24,10 +24,8 @@ from config.settings import ScoreWeights
 from streams.events import Event
 from streams.metrics import (
     TopicMetrics,
-    WindowCounts,
     WindowMetrics,
-    topic_metrics,
-    window_metrics,
+    build_snapshot,
 )
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
@@ -291,25 +289,13 @@ class PartitionState:
         return self.sliding.tallies_at(boundary)
 
     def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:
-        tallies = self.window_tallies(boundary)
-        w6 = tallies[W6.name]
-        prev = tallies[WPREV.name]
-        rows = []
-        for topic, t24 in tallies[W24.name].items():
-            t6 = w6.get(topic)
-            tp = prev.get(topic)
-            rows.append(
-                topic_metrics(
-                    topic, boundary, t24.counts(), t6.counts() if t6 else WindowCounts(),
-                    len(tp.participants) if tp else 0, weights, updated_at,
-                )
-            )
-        window_rows = [
-            window_metrics(topic, w.name, w.bounds(boundary), t.counts(), weights, updated_at)
-            for w in self.windows[3:]
-            for topic, t in tallies[w.name].items()
-        ]
-        return PartitionSnapshot(rows, window_rows)
+        """This partition's rows for `boundary`, built by the same function as the batch's."""
+        counts = {
+            name: {topic: tally.counts() for topic, tally in by_topic.items()}
+            for name, by_topic in self.window_tallies(boundary).items()
+        }
+        built = build_snapshot(boundary, counts, weights, windows=self.windows, updated_at=updated_at)
+        return PartitionSnapshot(built.rows, built.window_rows)
 
     @property
     def active_topics(self) -> int:
