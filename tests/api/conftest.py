@@ -4,6 +4,7 @@ against the OpenAPI document."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 
 from api.server import ApiServer, start_api_server
+from config.settings import Settings
 from tests.api.support import assert_matches_openapi, settings_for
 
 
@@ -32,12 +34,18 @@ class Api:
         return body
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    db = tmp_path / "kukuri.db"
-    server = await start_api_server(settings_for(db), port=0, poll_interval=0.05)
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Api]:
+    """A real server for `settings` on a free port, and a client session for it."""
+    server = await start_api_server(settings, port=0, poll_interval=0.05)
     try:
         async with aiohttp.ClientSession() as session:
-            yield Api(db, server, session)
+            yield Api(settings.database.path, server, session)
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with serving(settings_for(tmp_path / "kukuri.db")) as served:
+        yield served

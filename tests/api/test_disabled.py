@@ -9,15 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from api.models import round_score
 from api.params import DEFAULT_PER_TOPIC
 from api.queries import TrendingReader
-from api.server import start_api_server
 from config.settings import Settings
-from tests.api.conftest import Api
+from tests.api.conftest import Api, serving
 from tests.api.support import (
     INTERVAL_MS,
     add_facts,
@@ -42,13 +40,8 @@ def disabled(db: Path) -> Settings:
 
 @pytest.fixture
 async def api_disabled(tmp_path: Path) -> AsyncIterator[Api]:
-    db = tmp_path / "kukuri.db"
-    server = await start_api_server(disabled(db), port=0, poll_interval=0.05)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(db, server, session)
-    finally:
-        await server.stop()
+    async with serving(disabled(tmp_path / "kukuri.db")) as served:
+        yield served
 
 
 async def snapshot_minutes_ago(db: Path, minutes: int | None) -> int | None:

@@ -13,9 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from api.server import start_api_server
 from config.settings import ApiSettings
-from tests.api.conftest import Api
+from tests.api.conftest import Api, serving
 from tests.api.support import assert_feed_message, boundary, commit, create_db, execute, row, settings_for
 
 pytestmark = pytest.mark.integration
@@ -160,14 +159,9 @@ async def test_a_client_joining_when_nothing_can_be_served_is_told_why(api: Api)
 async def capped(tmp_path: Path) -> AsyncIterator[Api]:
     """A real server whose feed holds at most 3 clients, takes 64-byte messages and pings every 0.2 s,
     configured through the `[api]` settings."""
-    db = tmp_path / "kukuri.db"
     limits = ApiSettings(feed_max_clients=3, feed_max_message_bytes=64, feed_heartbeat_seconds=0.2)
-    server = await start_api_server(replace(settings_for(db), api=limits), port=0, poll_interval=0.05)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Api(db, server, session)
-    finally:
-        await server.stop()
+    async with serving(replace(settings_for(tmp_path / "kukuri.db"), api=limits)) as served:
+        yield served
 
 
 async def test_clients_past_the_cap_are_closed_with_1013_and_a_freed_slot_is_reused(capped: Api) -> None:
