@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import math
 import os
 import random
@@ -41,6 +42,7 @@ from typing import Final
 
 import aiosqlite
 
+from agents.worker_app import GC_THRESHOLDS
 from config.settings import ScoreWeights, StreamSettings
 from sinks.database import connect_writer
 from sinks.migrate import apply_migrations
@@ -359,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{LATE_MAX_MS // MINUTE_MS} min late; seed {config.seed}; state on RocksDB, snapshots to SQLite")
     print(TABLE_HEADER)
     print("|" + "---:|" * TABLE_HEADER.count("|", 1))
+    gc.set_threshold(*GC_THRESHOLDS)  # as in the worker
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         started = time.perf_counter()
         result = asyncio.run(run_soak(config, Path(tmp), on_hour=lambda s: print(format_row(s), flush=True)))
