@@ -55,46 +55,72 @@ def fold_records(
     folded), are skipped. Raises only infrastructure faults; nothing is checkpointed here.
     """
     result = FoldResult()
-    # Per partition, its valid events and, at the same index, the records they came from.
-    by_partition: dict[int, tuple[list[Event], list[ConsumerRecord]]] = {}
-    last: dict[int, ConsumerRecord] = {}
+    by_partition: dict[int, list[ConsumerRecord]] = {}
     for record in records:
-        partition = state.partitions.get(record.partition)
-        if partition is None or partition.offset is None or record.offset < partition.offset:
+        group = by_partition.get(record.partition)
+        if group is None:
+            group = by_partition[record.partition] = []
+        group.append(record)
+    for p, group in by_partition.items():
+        partition = state.partitions.get(p)
+        if partition is None or partition.offset is None:
             continue
-        last[record.partition] = record
-        if record.headers and control_kind(record.headers) is not None:
-            _read_control(record, result)
-            continue
-        try:
-            event = parse_event(record.value, now_ms=now_ms, max_skew_ms=max_skew_ms)
-            if record.key is not None and record.key != event.topic_id.encode():
-                raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
-        except InvalidEvent as exc:
-            result.rejected.append((record, exc))
-            continue
-        decoded = by_partition.get(record.partition)
-        if decoded is None:
-            decoded = by_partition[record.partition] = ([], [])
-        decoded[0].append(event)
-        decoded[1].append(record)
-    for p, (events, sources) in by_partition.items():
-        _fold_partition(state.partitions[p], events, sources, result)
-    for p, record in last.items():
-        result.next_offsets[p] = record.offset + 1
-        result.last_records[p] = fingerprint(record)
+        first = partition.offset
+        if group[0].offset < first:
+            group = [r for r in group if r.offset >= first]
+            if not group:
+                continue
+        events, identities, sources = _decode(group, now_ms, max_skew_ms, result)
+        if events:
+            _fold_partition(partition, events, identities, sources, result)
+        result.next_offsets[p] = group[-1].offset + 1
+        result.last_records[p] = fingerprint(group[-1])
     if result.rejected:
         result.counts[("invalid", "dead_lettered")] += len(result.rejected)
     return result
 
 
+def _decode(
+    records: list[ConsumerRecord], now_ms: int, max_skew_ms: int, result: FoldResult
+) -> tuple[list[Event], list[bytes], list[ConsumerRecord]]:
+    """The valid events of one partition's records, their identity keys and the records they came
+    from (same index); control records and rejects go into `result`."""
+    events: list[Event] = []
+    identities: list[bytes] = []
+    sources: list[ConsumerRecord] = []
+    for record in records:
+        if record.headers and control_kind(record.headers) is not None:
+            _read_control(record, result)
+            continue
+        try:
+            event = parse_event(record.value, now_ms=now_ms, max_skew_ms=max_skew_ms)
+            topic = event.topic_id.encode()
+            if record.key is not None and record.key != topic:
+                raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
+            identity = topic + b"\0" + event.event_id.encode()  # identity_key, with the topic already encoded
+        except InvalidEvent as exc:
+            result.rejected.append((record, exc))
+            continue
+        except Exception as exc:  # the decoder promises InvalidEvent only; a record never stops the batch
+            _reject_unprocessable(record, exc, result)
+            continue
+        events.append(event)
+        identities.append(identity)
+        sources.append(record)
+    return events, identities, sources
+
+
 def _fold_partition(
-    partition: PartitionState, events: list[Event], sources: list[ConsumerRecord], result: FoldResult
+    partition: PartitionState,
+    events: list[Event],
+    identities: list[bytes],
+    sources: list[ConsumerRecord],
+    result: FoldResult,
 ) -> None:
     counts = result.counts
     newest = result.newest_event_time
     try:
-        partition.prefetch(events)
+        partition.prefetch(events, identities)
     except Exception as exc:
         if is_infrastructure_fault(exc):
             raise
@@ -103,7 +129,7 @@ def _fold_partition(
     apply = partition.apply
     for i, event in enumerate(events):
         try:
-            outcome = apply(event)
+            outcome = apply(event, identities[i])
         except Exception as exc:
             if is_infrastructure_fault(exc):
                 raise

@@ -16,7 +16,7 @@ when no other live fact of that author remains in the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -148,17 +148,22 @@ class PartitionState:
 
     # -- folding events --------------------------------------------------------------------
 
-    def prefetch(self, events: Iterable[Event]) -> None:
+    def identities(self, events: Sequence[Event]) -> list[bytes]:
+        """The identity key (`topic\\0event_id`) of each event, as `apply` and `prefetch` take them."""
+        return [identity_key(e.topic_id, e.event_id) for e in events]
+
+    def prefetch(self, events: Sequence[Event], identities: Sequence[bytes]) -> None:
         """Read the stored records `apply` will look up for these events in one multi-get.
 
-        Optional: `apply` gives the same results without it, one store read per event.
+        `identities[i]` is the identity key of `events[i]`. Optional: `apply` gives the same
+        results without it, one store read per event.
         """
         prefix = self._fact_prefix
         pending = self.pending
         prefetched = self._prefetched
         keys = []
-        for event in events:
-            key = prefix + identity_key(event.topic_id, event.event_id)
+        for event, identity in zip(events, identities, strict=True):
+            key = prefix + identity
             if key not in pending and key not in prefetched:
                 keys.append(key)
             if event.kind == "delete" and event.target_id is not None:
@@ -174,8 +179,8 @@ class PartitionState:
             return prefetched[key]
         return self.store.get(key)
 
-    def apply(self, event: Event, *, retracted: bool = False) -> Result:
-        """Fold one valid event in.
+    def apply(self, event: Event, identity: bytes | None = None, *, retracted: bool = False) -> Result:
+        """Fold one valid event in; `identity` is its identity key when the caller has it already.
 
         `retracted=True` loads a fact the app database knows is retracted: it is stored as such, and
         retracts the fact if the stream already counted it (its delete never reached Kafka).
@@ -184,10 +189,16 @@ class PartitionState:
         if created_at < self.sliding.head - self.retention_ms:
             return "late"
         topic = event.topic_id
-        identity = identity_key(topic, event.event_id)
+        if identity is None:
+            identity = identity_key(topic, event.event_id)
         key = self._fact_prefix + identity
         pending = self.pending
-        if key in pending or self._stored(key) is not None:
+        if key in pending:
+            if retracted:
+                self._retract(topic, event.event_id)
+            return "duplicate"
+        prefetched = self._prefetched
+        if (prefetched[key] if key in prefetched else self.store.get(key)) is not None:
             if retracted:
                 self._retract(topic, event.event_id)
             return "duplicate"
@@ -202,7 +213,7 @@ class PartitionState:
             times.append(time_entry(identity, target.encode()))
             self._retract(topic, target)
             return "counted"
-        if retracted or (topic, event.event_id) in self.tombstones:
+        if retracted or (self.tombstones and (topic, event.event_id) in self.tombstones):
             self.tombstones.discard((topic, event.event_id))
             pending[key] = encode_fact(kind, True, created_at, event.author, "")
             times.append(time_entry(identity))
