@@ -26,7 +26,7 @@ from broker.records import Fingerprint, fingerprint
 from observability.logs import log_event
 from observability.metrics import EventResult
 from streams.aggregation import PartitionState
-from streams.events import DeadLetterReason, Event, InvalidEvent, parse_event
+from streams.events import DeadLetterReason, Fact, InvalidEvent, decode_fact
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.ingest")
@@ -82,10 +82,10 @@ def fold_records(
 
 def _decode(
     records: list[ConsumerRecord], now_ms: int, max_skew_ms: int, result: FoldResult
-) -> tuple[list[Event], list[bytes], list[ConsumerRecord]]:
+) -> tuple[list[Fact], list[bytes], list[ConsumerRecord]]:
     """The valid events of one partition's records, their identity keys and the records they came
     from (same index); control records and rejects go into `result`."""
-    events: list[Event] = []
+    events: list[Fact] = []
     identities: list[bytes] = []
     sources: list[ConsumerRecord] = []
     for record in records:
@@ -93,7 +93,7 @@ def _decode(
             _read_control(record, result)
             continue
         try:
-            event = parse_event(record.value, now_ms=now_ms, max_skew_ms=max_skew_ms)
+            event = decode_fact(record.value, now_ms=now_ms, max_skew_ms=max_skew_ms)
             topic = event.topic_id.encode()
             if record.key is not None and record.key != topic:
                 raise InvalidEvent("key_mismatch", "the Kafka key must be the topic_id")
@@ -112,7 +112,7 @@ def _decode(
 
 def _fold_partition(
     partition: PartitionState,
-    events: list[Event],
+    events: list[Fact],
     identities: list[bytes],
     sources: list[ConsumerRecord],
     result: FoldResult,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from config.settings import ScoreWeights
-from streams.events import Event
+from streams.events import Fact
 from streams.metrics import (
     TopicMetrics,
     WindowMetrics,
@@ -148,11 +148,11 @@ class PartitionState:
 
     # -- folding events --------------------------------------------------------------------
 
-    def identities(self, events: Sequence[Event]) -> list[bytes]:
+    def identities(self, events: Sequence[Fact]) -> list[bytes]:
         """The identity key (`topic\\0event_id`) of each event, as `apply` and `prefetch` take them."""
         return [identity_key(e.topic_id, e.event_id) for e in events]
 
-    def prefetch(self, events: Sequence[Event], identities: Sequence[bytes]) -> None:
+    def prefetch(self, events: Sequence[Fact], identities: Sequence[bytes]) -> None:
         """Read the stored records `apply` will look up for these events in one multi-get.
 
         `identities[i]` is the identity key of `events[i]`. Optional: `apply` gives the same
@@ -179,7 +179,7 @@ class PartitionState:
             return prefetched[key]
         return self.store.get(key)
 
-    def apply(self, event: Event, identity: bytes | None = None, *, retracted: bool = False) -> Result:
+    def apply(self, event: Fact, identity: bytes | None = None, *, retracted: bool = False) -> Result:
         """Fold one valid event in; `identity` is its identity key when the caller has it already.
 
         `retracted=True` loads a fact the app database knows is retracted: it is stored as such, and

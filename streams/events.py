@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, Protocol, get_args
 
 import msgspec
 
@@ -77,12 +77,37 @@ class Event:
         return self.topic_id.encode()
 
 
+class Fact(Protocol):
+    """The fields folding an event reads: an `Event`, or the fast decoder's struct as it is."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def topic_id(self) -> str: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def target_id(self) -> str | None: ...
+
+
 def parse_event(raw: bytes | None, *, now_ms: int | None = None, max_skew_ms: int = 300_000) -> Event:
     """Decode and validate one Kafka value; raises `InvalidEvent` with a dead-letter reason, and
     nothing else (a decoder limit hit by hostile input is `invalid_json` too).
 
     `now_ms` enables the future-timestamp check (`created_at` more than `max_skew_ms` ahead).
     """
+    fact = decode_fact(raw, now_ms=now_ms, max_skew_ms=max_skew_ms)
+    return fact if isinstance(fact, Event) else _event_from_wire(fact)  # type: ignore[arg-type]
+
+
+def decode_fact(raw: bytes | None, *, now_ms: int | None = None, max_skew_ms: int = 300_000) -> Fact:
+    """`parse_event` for the ingest path: the same rules and errors, but a valid event that the
+    fast path accepts comes back as the decoder's struct, without building an `Event` from it
+    (about a tenth of the fold's cost per event)."""
     if raw is None:
         raise InvalidEvent("invalid_json", "empty value")
     try:
@@ -90,7 +115,7 @@ def parse_event(raw: bytes | None, *, now_ms: int | None = None, max_skew_ms: in
     except Exception:  # any fault at all: the reference path names it
         wire = None
     if wire is not None and _acceptable(wire, now_ms, max_skew_ms):
-        return _event_from_wire(wire)
+        return wire
     return _parse_reference(raw, now_ms, max_skew_ms)
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.events import DEAD_LETTER_REASONS, Event, InvalidEvent, event_from_mapping, parse_event
+from streams.events import DEAD_LETTER_REASONS, Event, InvalidEvent, decode_fact, event_from_mapping, parse_event
 
 NOW = 1_700_000_000_000
 
@@ -60,6 +60,7 @@ def test_clock_skew_allowance() -> None:
 # -- the decoder is total: an Event or InvalidEvent, whatever the bytes --------------------------
 
 REASONS = set(DEAD_LETTER_REASONS)
+FACT_FIELDS = ("event_id", "kind", "topic_id", "author", "created_at", "target_id")
 VALID = json.loads(body())
 
 json_values = st.recursive(
@@ -77,14 +78,23 @@ NUMBER_LITERALS = [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-0", b"1.0", b
 
 
 def decode_outcome(raw: bytes) -> Event | str:
-    """The event, or the dead-letter reason; anything else escaping fails the test."""
+    """The event, or the dead-letter reason; anything else escaping fails the test. The ingest
+    path's `decode_fact` must give the same fields or the same reason."""
+    try:
+        fact = decode_fact(raw, now_ms=NOW)
+    except InvalidEvent as exc:
+        fact_outcome: tuple[object, ...] | str = exc.reason
+    else:
+        fact_outcome = tuple(getattr(fact, name) for name in FACT_FIELDS)
     try:
         event = parse_event(raw, now_ms=NOW)
     except InvalidEvent as exc:
         assert exc.reason in REASONS
         assert isinstance(exc.detail, str)
+        assert fact_outcome == exc.reason
         return exc.reason
     assert isinstance(event, Event)
+    assert fact_outcome == tuple(getattr(event, name) for name in FACT_FIELDS)
     return event
 
 
