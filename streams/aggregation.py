@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from config.settings import ScoreWeights
 from streams.events import Fact
@@ -27,12 +27,17 @@ from streams.metrics import (
     WindowMetrics,
     build_snapshot,
 )
+from streams.scoring import is_self_boost
+from streams.self_boosts import PendingBoosts, WaitingBoost
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
     FactRecord,
+    classified_key,
     decode_fingerprint,
+    decode_waiting_boost,
     encode_fact,
     encode_fingerprint,
+    encode_waiting_boost,
     fact_key,
     fact_prefix,
     fact_range,
@@ -43,11 +48,14 @@ from streams.state_keys import (
     partition_range,
     split_identity_key,
     split_time_entries,
+    split_waiting_boost_key,
     time_entry,
     time_prefix,
     time_range,
     tombstone_key,
     tombstone_range,
+    waiting_boost_key,
+    waiting_boost_range,
 )
 from streams.state_store import StateStore
 from streams.windows import PANE_MS, W6, W24, WPREV, WindowSpec, align_down, pane_start
@@ -65,12 +73,24 @@ class PartitionSnapshot:
     window_rows: list[WindowMetrics] = field(default_factory=list)
 
 
+class ArrivedTarget(NamedTuple):
+    """A post or reply, as the self-boost rule sees it when it arrives."""
+
+    kind: str
+    author: str
+    created_at: int
+
+
 class PartitionState:
     """The window state of one Kafka partition (every topic whose key hashes to it)."""
 
     def __init__(
-        self, partition: int, store: StateStore, windows: tuple[WindowSpec, ...], retention_ms: int, head: int
+        self, partition: int, store: StateStore, windows: tuple[WindowSpec, ...], retention_ms: int, head: int,
+        *, per_author_boosts: bool = False,
     ) -> None:
+        """`per_author_boosts`: keep each booster's live boosts and self-boosts per topic, pane and
+        window, classifying every boost as a self-boost or not, for score profiles that cap authors
+        or leave self-boosts out (docs/scoring.md). Off, boosts cost nothing extra."""
         if windows[:3] != (W24, W6, WPREV):
             raise ValueError("the first windows must be 24h, 6h and the previous 24h")
         self.partition = partition
@@ -91,6 +111,11 @@ class PartitionState:
         self._prefetched: dict[bytes, bytes | None] = {}
         self._fact_prefix = fact_prefix(partition)
         self._time_prefix = time_prefix(partition)
+        self.per_author_boosts = per_author_boosts
+        # Boosts whose target was unknown when they arrived (their keys are stored too), and keys
+        # to delete with the next checkpoint.
+        self.waiting = PendingBoosts()
+        self.pending_deletes: list[bytes] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -103,26 +128,39 @@ class PartitionState:
     def restore_steps(self, step: int = 5000) -> Iterator[int]:
         """`restore` in steps: yields the facts loaded so far every `step` facts, so a caller can
         let other work run in between."""
-        if next(self.store.scan(*legacy_time_range(self.partition)), None) is not None:
-            # Facts indexed in the old layout would never expire: start this partition afresh, so
-            # it is replayed from Kafka (or the app database) like a partition without local state.
+        if next(self.store.scan(*legacy_time_range(self.partition)), None) is not None or self._unclassified():
+            # Facts indexed in the old layout would never expire, and boosts folded while nothing
+            # classified them carry no self-boost flag: start this partition afresh, so it is
+            # replayed from Kafka (or the app database) like a partition without local state.
             self.clear()
             self.loaded = 0
             yield 0
             return
+        if not self.per_author_boosts:
+            # Classification is off: its keys would never be read or expire.
+            self.store.delete_range(*waiting_boost_range(self.partition))
+            self.store.write({}, [classified_key(self.partition)])
         raw_offset = self.store.get(offset_key(self.partition))
         self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
         raw_fingerprint = self.store.get(fingerprint_key(self.partition))
         self.fingerprint = decode_fingerprint(raw_fingerprint) if raw_fingerprint else None
         self.tombstones = {split_identity_key(k) for k, _ in self.store.scan(*tombstone_range(self.partition))}
+        if self.per_author_boosts:
+            for key, raw in self.store.scan(*waiting_boost_range(self.partition)):
+                topic, target, boost_id = split_waiting_boost_key(key)
+                booster, created_at = decode_waiting_boost(raw)
+                self.waiting.wait(topic, target, WaitingBoost(boost_id, booster, created_at))
         cutoff = self.cutoff
         loaded = 0
+        per_author = self.per_author_boosts
         for key, raw in self.store.scan(*fact_range(self.partition)):
             fact = FactRecord.decode(raw)
             if fact.retracted or fact.kind == "delete" or fact.created_at < cutoff:
                 continue
             topic, _ = split_identity_key(key)
             self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, 1)
+            if per_author and fact.kind == "boost":
+                self.sliding.add_boost(topic, fact.author, fact.created_at, 1, int(fact.self_boost))
             loaded += 1
             if loaded % step == 0:
                 yield loaded
@@ -130,11 +168,19 @@ class PartitionState:
         self._expire_stored(cutoff)
         yield loaded
 
+    def _unclassified(self) -> bool:
+        """Whether boosts must be classified but this partition holds facts folded without it."""
+        if not self.per_author_boosts or self.store.get(classified_key(self.partition)) is not None:
+            return False
+        return next(self.store.scan(*fact_range(self.partition)), None) is not None
+
     def clear(self) -> None:
         """Forget everything about this partition, on disk too."""
         self.store.delete_range(*partition_range(self.partition))
         self.sliding.clear()
         self.tombstones.clear()
+        self.waiting = PendingBoosts()
+        self.pending_deletes.clear()
         self.pending.clear()
         self.pending_times.clear()
         self._prefetched.clear()
@@ -161,12 +207,13 @@ class PartitionState:
         prefix = self._fact_prefix
         pending = self.pending
         prefetched = self._prefetched
+        per_author = self.per_author_boosts
         keys = []
         for event, identity in zip(events, identities, strict=True):
             key = prefix + identity
             if key not in pending and key not in prefetched:
                 keys.append(key)
-            if event.kind == "delete" and event.target_id is not None:
+            if event.target_id is not None and (event.kind == "delete" or (per_author and event.kind == "boost")):
                 target = prefix + identity_key(event.topic_id, event.target_id)
                 if target not in pending and target not in prefetched:
                     keys.append(target)
@@ -213,15 +260,58 @@ class PartitionState:
             times.append(time_entry(identity, target.encode()))
             self._retract(topic, target)
             return "counted"
+        per_author = self.per_author_boosts
+        if per_author and (kind == "post" or kind == "reply") and self.waiting.has(topic, event.event_id):
+            self._target_arrived(topic, event.event_id, ArrivedTarget(kind, event.author, created_at))
         if retracted or (self.tombstones and (topic, event.event_id) in self.tombstones):
             self.tombstones.discard((topic, event.event_id))
             pending[key] = encode_fact(kind, True, created_at, event.author, "")
             times.append(time_entry(identity))
             return "retracted"
+        if per_author and kind == "boost":
+            target = event.target_id or ""
+            self_boost = self._classify_boost(topic, event.event_id, event.author, created_at, target)
+            pending[key] = encode_fact(kind, False, created_at, event.author, target, self_boost)
+            times.append(identity + b"\0")
+            self.sliding.add_fact(topic, kind, event.author, created_at, 1)
+            self.sliding.add_boost(topic, event.author, created_at, 1, int(self_boost))
+            return "counted"
         pending[key] = encode_fact(kind, False, created_at, event.author, event.target_id or "")
         times.append(identity + b"\0")  # time_entry(identity), inline: once per event
         self.sliding.add_fact(topic, kind, event.author, created_at, 1)
         return "counted"
+
+    def _classify_boost(self, topic: str, boost_id: str, booster: str, created_at: int, target_id: str) -> bool:
+        """Whether a boost arriving now is a self-boost; a boost of an unknown target waits for it."""
+        key = self._fact_prefix + identity_key(topic, target_id)
+        raw = self.pending.get(key) or self._stored(key)
+        if raw is not None:
+            return is_self_boost(booster, created_at, FactRecord.decode(raw))
+        self.waiting.wait(topic, target_id, WaitingBoost(boost_id, booster, created_at))
+        self.pending[waiting_boost_key(self.partition, topic, target_id, boost_id)] = encode_waiting_boost(
+            booster, created_at
+        )
+        return False
+
+    def _target_arrived(self, topic: str, target_id: str, target: ArrivedTarget) -> None:
+        """A post or reply others boosted before it arrived: its boosts stop waiting, and those by
+        its author (within the horizon) become self-boosts, whether or not either is retracted."""
+        for boost in self.waiting.take(topic, target_id):
+            waiting_key = waiting_boost_key(self.partition, topic, target_id, boost.boost_id)
+            if self.pending.pop(waiting_key, None) is None:
+                self.pending_deletes.append(waiting_key)
+            if not is_self_boost(boost.booster, boost.created_at, target):
+                continue
+            key = self._fact_prefix + identity_key(topic, boost.boost_id)
+            raw = self.pending.get(key) or self._stored(key)
+            if raw is None:
+                continue
+            fact = FactRecord.decode(raw)
+            if fact.self_boost:
+                continue
+            self.pending[key] = fact.as_self_boost().encode()
+            if not fact.retracted and fact.created_at >= self.cutoff:
+                self.sliding.add_boost(topic, fact.author, fact.created_at, 0, 1)
 
     def _retract(self, topic: str, target: str) -> None:
         key = self._fact_prefix + identity_key(topic, target)
@@ -235,6 +325,8 @@ class PartitionState:
             return
         self.pending[key] = fact.retract().encode()
         if fact.created_at >= self.cutoff:
+            if self.per_author_boosts and fact.kind == "boost":
+                self.sliding.add_boost(topic, fact.author, fact.created_at, -1, -int(fact.self_boost))
             self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, -1)
 
     # -- persistence -----------------------------------------------------------------------
@@ -257,7 +349,14 @@ class PartitionState:
         if last_record is not None:
             self.fingerprint = last_record
             writes[fingerprint_key(self.partition)] = encode_fingerprint(last_record)
+        if self.per_author_boosts:
+            writes[classified_key(self.partition)] = b""
         return writes
+
+    def take_deletes(self) -> list[bytes]:
+        """Keys to delete with the next checkpoint (boosts that stopped waiting for their target)."""
+        deletes, self.pending_deletes = self.pending_deletes, []
+        return deletes
 
     # -- moving the boundary ---------------------------------------------------------------
 
@@ -285,6 +384,8 @@ class PartitionState:
                 if target:
                     deletes.append(tombstone_key(self.partition, topic, target))
                     self.tombstones.discard((topic, target))
+        for topic, target, boost_id in self.waiting.expire_before(cutoff):
+            deletes.append(waiting_boost_key(self.partition, topic, target, boost_id))
         if deletes:
             self.store.write({}, deletes)
         self.store.delete_range(start, end)

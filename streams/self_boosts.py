@@ -50,14 +50,29 @@ class PendingBoosts:
         waiting = self._waiting.pop((topic_id, target_id), {})
         return [b for b in waiting.values() if is_self_boost(b.booster, b.created_at, target)]
 
-    def expire_before(self, cutoff: int) -> None:
-        """Forget boosts created before `cutoff` (they left the retained state)."""
+    def has(self, topic_id: str, target_id: str) -> bool:
+        return (topic_id, target_id) in self._waiting
+
+    def take(self, topic_id: str, target_id: str) -> list[WaitingBoost]:
+        """Every boost waiting for this target, which no longer waits."""
+        return list(self._waiting.pop((topic_id, target_id), {}).values())
+
+    def expire_before(self, cutoff: int) -> list[tuple[str, str, str]]:
+        """Forget boosts created before `cutoff` (they left the retained state); returns their
+        `(topic_id, target_id, boost_id)`."""
+        expired = []
         for key in list(self._waiting):
-            kept = {i: b for i, b in self._waiting[key].items() if b.created_at >= cutoff}
+            kept = {}
+            for boost_id, boost in self._waiting[key].items():
+                if boost.created_at >= cutoff:
+                    kept[boost_id] = boost
+                else:
+                    expired.append((*key, boost_id))
             if kept:
                 self._waiting[key] = kept
             else:
                 del self._waiting[key]
+        return expired
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._waiting.values())

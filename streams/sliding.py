@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from streams.metrics import CONTRIBUTIONS, WindowCounts
+from streams.scoring import ScoreInputs
 from streams.windows import PANE_MS, WindowSpec
 
 # CONTRIBUTIONS as plain tuples (posts, replies, boosts, bookmarks, authored, participated): the
@@ -24,9 +25,17 @@ _CONTRIBUTION_TUPLES: Final[dict[str, tuple[int, int, int, int, bool, bool]]] = 
 
 
 class Tally:
-    """Live facts of one topic in one pane or window: counters plus author reference counts."""
+    """Live facts of one topic in one pane or window: counters plus author reference counts.
 
-    __slots__ = ("_counts", "authors", "bookmarks", "boosts", "participants", "posts", "replies")
+    `authors` counts each author's live posts and replies, which is also what a score profile's
+    author cap reads of posts. When some computed profile caps authors or leaves self-boosts out,
+    `boosters` and `self_boosters` count each booster's live boosts and self-boosts (`add_boost`);
+    otherwise they stay None and cost nothing.
+    """
+
+    __slots__ = (
+        "_counts", "authors", "bookmarks", "boosters", "boosts", "participants", "posts", "replies", "self_boosters",
+    )
 
     def __init__(
         self, posts: int = 0, replies: int = 0, boosts: int = 0, bookmarks: int = 0,
@@ -39,6 +48,8 @@ class Tally:
         self.bookmarks = bookmarks
         self.authors: dict[str, int] = {} if authors is None else authors
         self.participants: dict[str, int] = {} if participants is None else participants
+        self.boosters: dict[str, int] | None = None
+        self.self_boosters: dict[str, int] | None = None
         self._counts: WindowCounts | None = None
 
     def add(self, posts: int, replies: int, boosts: int, bookmarks: int, author: str,
@@ -64,10 +75,58 @@ class Tally:
             _bump(self.authors, author, sign * n)
         for author, n in other.participants.items():
             _bump(self.participants, author, sign * n)
+        if other.boosters:
+            boosters = self.boosters if self.boosters is not None else self._new_boosters()
+            for author, n in other.boosters.items():
+                _bump(boosters, author, sign * n)
+        if other.self_boosters:
+            own = self.self_boosters if self.self_boosters is not None else self._new_self_boosters()
+            for author, n in other.self_boosters.items():
+                _bump(own, author, sign * n)
+
+    def add_boost(self, author: str, boosts: int, self_boosts: int) -> None:
+        """Change one booster's live boosts by `boosts` and self-boosts by `self_boosts`."""
+        if boosts:
+            _bump(self.boosters if self.boosters is not None else self._new_boosters(), author, boosts)
+        if self_boosts:
+            own = self.self_boosters if self.self_boosters is not None else self._new_self_boosters()
+            _bump(own, author, self_boosts)
+
+    def _new_boosters(self) -> dict[str, int]:
+        self.boosters = {}
+        return self.boosters
+
+    def _new_self_boosters(self) -> dict[str, int]:
+        self.self_boosters = {}
+        return self.self_boosters
 
     @property
     def empty(self) -> bool:
         return not self.participants
+
+    def inputs(self, cap: int | None, count_self_boosts: bool) -> ScoreInputs:
+        """What a score profile reads of this window (`streams.scoring.Need`): posts and replies and
+        boosts summed per author after `cap` (None: no cap), self-boosts left out unless counted, and
+        the distinct authors of posts and replies. O(authors) with a cap, which only a snapshot pays.
+
+        Per-booster counts exist only when the state keeps them (`add_boost`); without them only the
+        uncapped inputs that count self-boosts can be read.
+        """
+        authors = self.authors
+        boosters = self.boosters
+        if boosters is None and self.boosts and (cap is not None or not count_self_boosts):
+            raise ValueError("per-author boosts are not kept by this window state")
+        own = None if count_self_boosts else self.self_boosters
+        if cap is None:
+            posts = self.posts
+            boosts = self.boosts - (sum(own.values()) if own else 0)
+        else:
+            posts = sum(n if n < cap else cap for n in authors.values())
+            if own:
+                boosts = sum(min(n - own.get(author, 0), cap) for author, n in (boosters or {}).items())
+            else:
+                boosts = sum(n if n < cap else cap for n in (boosters or {}).values())
+        return ScoreInputs(posts, boosts, len(authors))
 
     def counts(self) -> WindowCounts:
         """The window's numbers; cached until the tally changes (a backfill reads idle topics often)."""
@@ -162,6 +221,19 @@ class SlidingWindows:
                 del by_topic[topic]
         if not pane_topics:
             del panes[pane]
+
+    def add_boost(self, topic: str, author: str, created_at: int, boosts: int, self_boosts: int) -> None:
+        """Change one booster's live boosts and self-boosts, created at `created_at`, in its pane and
+        in every window holding it: (1, 1 or 0) counts a boost, (-1, -1 or 0) uncounts it, (0, 1)
+        makes a counted boost a self-boost. Called beside `add_fact` (after it when counting, before
+        it when uncounting: the boost's tallies must exist), only when some computed profile reads
+        per-author boosts."""
+        holders = [self.panes[created_at - created_at % PANE_MS]]
+        for by_topic, start, end in self._spans:
+            if start <= created_at < end:
+                holders.append(by_topic)
+        for by_topic in holders:
+            by_topic[topic].add_boost(author, boosts, self_boosts)
 
     def advance(self, boundary: int) -> None:
         """Move every running tally forward to `boundary` (a later boundary; earlier ones are ignored)."""

@@ -8,6 +8,11 @@ dropped with one range delete when the broker loses its history or the partition
                                        checkpoint, as `topic\\0event_id\\0target` entries joined
                                        by NUL (target empty except for deletes)
     P|pp|D|topic\\0target_id        -> a delete that arrived before its target
+    P|pp|B|topic\\0target_id\\0boost_id
+                                    -> a boost whose target was unknown when it arrived (booster,
+                                       created_at), kept only while self-boosts are classified
+    P|pp|S                          -> present when this partition's boosts were classified as
+                                       self-boosts or not from its first fact on
     P|pp|O                          -> next Kafka offset to consume, written with the facts
     P|pp|K                          -> fingerprint of the last record consumed (offset, timestamp, crc)
 """
@@ -104,6 +109,38 @@ def split_identity_key(key: bytes) -> tuple[str, str]:
     return topic.decode(), ident.decode()
 
 
+def waiting_boost_key(partition: int, topic_id: str, target_id: str, boost_id: str) -> bytes:
+    return partition_prefix(partition) + b"B" + identity_key(topic_id, target_id) + b"\0" + boost_id.encode()
+
+
+def waiting_boost_range(partition: int) -> tuple[bytes, bytes]:
+    prefix = partition_prefix(partition)
+    return prefix + b"B", prefix + b"C"
+
+
+def split_waiting_boost_key(key: bytes) -> tuple[str, str, str]:
+    """(topic_id, target_id, boost_id) of a waiting-boost key."""
+    topic, target, boost = key[4:].split(b"\0")
+    return topic.decode(), target.decode(), boost.decode()
+
+
+_WAITING = struct.Struct(">q")
+
+
+def encode_waiting_boost(booster: str, created_at: int) -> bytes:
+    return _WAITING.pack(created_at) + booster.encode()
+
+
+def decode_waiting_boost(raw: bytes) -> tuple[str, int]:
+    """(booster, created_at) of a waiting-boost value."""
+    (created_at,) = _WAITING.unpack_from(raw)
+    return raw[_WAITING.size :].decode(), created_at
+
+
+def classified_key(partition: int) -> bytes:
+    return partition_prefix(partition) + b"S"
+
+
 def offset_key(partition: int) -> bytes:
     return partition_prefix(partition) + b"O"
 
@@ -124,33 +161,47 @@ def decode_fingerprint(raw: bytes) -> tuple[int, int, int]:
     return offset, timestamp, crc
 
 
+_RETRACTED: Final = 1
+_SELF_BOOST: Final = 2
+
+
 @dataclass(frozen=True, slots=True)
 class FactRecord:
+    """A stored fact. `self_boost`: a boost counted as a self-boost (see `streams.scoring.is_self_boost`);
+    it shares the flags byte with `retracted`, so records written before it read as False."""
+
     kind: Kind
     retracted: bool
     created_at: int
     author: str
     target_id: str
+    self_boost: bool = False
 
     def encode(self) -> bytes:
-        return encode_fact(self.kind, self.retracted, self.created_at, self.author, self.target_id)
+        return encode_fact(self.kind, self.retracted, self.created_at, self.author, self.target_id, self.self_boost)
 
     @classmethod
     def decode(cls, raw: bytes) -> FactRecord:
-        code, retracted, created_at, author_len = _FACT_HEAD.unpack_from(raw)
+        code, flags, created_at, author_len = _FACT_HEAD.unpack_from(raw)
         start = _FACT_HEAD.size
         author = raw[start : start + author_len].decode()
         target = raw[start + author_len :].decode()
-        return cls(_CODE_KINDS[code], bool(retracted), created_at, author, target)
+        return cls(_CODE_KINDS[code], bool(flags & _RETRACTED), created_at, author, target, bool(flags & _SELF_BOOST))
 
     def retract(self) -> FactRecord:
-        return FactRecord(self.kind, True, self.created_at, self.author, self.target_id)
+        return FactRecord(self.kind, True, self.created_at, self.author, self.target_id, self.self_boost)
+
+    def as_self_boost(self) -> FactRecord:
+        return FactRecord(self.kind, self.retracted, self.created_at, self.author, self.target_id, True)
 
 
 _pack_fact_head = _FACT_HEAD.pack
 
 
-def encode_fact(kind: str, retracted: bool, created_at: int, author: str, target_id: str) -> bytes:
+def encode_fact(
+    kind: str, retracted: bool, created_at: int, author: str, target_id: str, self_boost: bool = False
+) -> bytes:
     """`FactRecord(...).encode()` without building the record (the ingest path writes one per event)."""
     raw_author = author.encode()
-    return _pack_fact_head(_KIND_CODES[kind], retracted, created_at, len(raw_author)) + raw_author + target_id.encode()
+    flags = retracted | (self_boost << 1)
+    return _pack_fact_head(_KIND_CODES[kind], flags, created_at, len(raw_author)) + raw_author + target_id.encode()

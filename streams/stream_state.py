@@ -20,8 +20,12 @@ _INCARNATION_KEY: Final = b"M|broker_incarnation"
 
 
 class StreamState:
-    def __init__(self, store: StateStore, windows: tuple[WindowSpec, ...], retention_ms: int, head: int) -> None:
+    def __init__(
+        self, store: StateStore, windows: tuple[WindowSpec, ...], retention_ms: int, head: int,
+        *, per_author_boosts: bool = False,
+    ) -> None:
         self.store = store
+        self.per_author_boosts = per_author_boosts
         self.windows = windows
         self.retention_ms = retention_ms
         self.head = head
@@ -52,7 +56,9 @@ class StreamState:
         Yields to the event loop every few thousand facts: a large restore must not starve the
         consumer's heartbeats, or the group would evict this worker and rebalance again.
         """
-        state = PartitionState(partition, self.store, self.windows, self.retention_ms, self.head)
+        state = PartitionState(
+            partition, self.store, self.windows, self.retention_ms, self.head, per_author_boosts=self.per_author_boosts
+        )
         for _ in state.restore_steps():
             await asyncio.sleep(0)
         return state
@@ -73,10 +79,12 @@ class StreamState:
         """Write pending facts of every partition plus the given next offsets (and fingerprints of
         the records at them), atomically."""
         writes: dict[bytes, bytes] = {}
+        deletes: list[bytes] = []
         for partition, state in self.partitions.items():
             writes.update(state.take_pending(next_offsets.get(partition), (last_records or {}).get(partition)))
-        if writes:
-            self.store.write(writes)
+            deletes.extend(state.take_deletes())
+        if writes or deletes:
+            self.store.write(writes, deletes)
 
     def advance(self, boundary: int) -> None:
         if boundary <= self.head:
