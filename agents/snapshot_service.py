@@ -88,7 +88,7 @@ class SnapshotService(mode.Service):
         self._conn = await connect_writer(self.settings.database.path,
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self._file = file_identity(self.settings.database.path)
-        self.job_metrics.set_weights(self.settings.metrics.score_weights)
+        self.job_metrics.set_weights(self.settings.metrics.profiles.active.weights)
         self.job_metrics.set_enabled(self.settings.metrics.enabled)
         last = await last_finished_at(self._conn)
         if last is not None:
@@ -228,7 +228,7 @@ class SnapshotService(mode.Service):
                 partitions = sorted(self.stream_state.partitions)
                 if not partitions:
                     return None
-                parts = self.stream_state.snapshot(boundary, self.settings.metrics.score_weights, started, partitions)
+                parts = self.stream_state.snapshot(boundary, self.settings.metrics.profiles.computed, started, partitions)
             record = await write_snapshot_part(
                 self._conn,
                 boundary,

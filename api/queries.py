@@ -86,7 +86,7 @@ class TrendingReader:
     def __init__(self, settings: Settings, *, pool_size: int = 4, clock: Callable[[], int] = now_ms) -> None:
         self._pool = ReadPool(settings.database.path, pool_size)
         self._rankings = RankingCache()
-        self._fallback = LiveFallback(settings.database.path, settings.metrics.score_weights)
+        self._fallback = LiveFallback(settings.database.path, settings.metrics.profiles.computed)
         self._clock = clock
         self._metrics_enabled = settings.metrics.enabled
         self._interval_ms = settings.interval_ms

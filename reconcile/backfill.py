@@ -93,7 +93,7 @@ async def backfill(
     path = settings.database.path
     with database_errors("read the app database", path):
         snapshots = await recompute_series(
-            path, boundaries, settings.metrics.score_weights,
+            path, boundaries, settings.metrics.profiles.computed,
             extra_windows=settings.metrics.extra_windows, updated_at=run_at,
         )
     applied = None

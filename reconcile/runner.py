@@ -120,7 +120,7 @@ async def reconcile_boundary(settings: Settings, boundary: int, *, dry_run: bool
     try:
         with database_errors("read the app database", path):
             snapshot = await recompute_snapshot(
-                path, boundary, settings.metrics.score_weights,
+                path, boundary, settings.metrics.profiles.computed,
                 extra_windows=settings.metrics.extra_windows, updated_at=started,
             )
     except ReconcileError:

@@ -20,13 +20,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from config.settings import ScoreWeights
 from streams.events import Event
 from streams.metrics import (
+    Snapshot,
     TopicMetrics,
     WindowMetrics,
     build_snapshot,
 )
+from streams.scoring import Scoring
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
     FactRecord,
@@ -288,14 +289,14 @@ class PartitionState:
             )
         return self.sliding.tallies_at(boundary)
 
-    def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:
-        """This partition's rows for `boundary`, built by the same function as the batch's."""
+    def snapshot(self, boundary: int, scoring: Scoring, updated_at: int) -> Snapshot:
+        """This partition's rows for `boundary`, built by the same function as the batch's, with the
+        computed profiles of `scoring` (the active one first) or the default profile's weights."""
         counts = {
             name: {topic: tally.counts() for topic, tally in by_topic.items()}
             for name, by_topic in self.window_tallies(boundary).items()
         }
-        built = build_snapshot(boundary, counts, weights, windows=self.windows, updated_at=updated_at)
-        return PartitionSnapshot(built.rows, built.window_rows)
+        return build_snapshot(boundary, counts, scoring, windows=self.windows, updated_at=updated_at)
 
     @property
     def active_topics(self) -> int:
