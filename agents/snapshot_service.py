@@ -35,6 +35,7 @@ from sinks.storage.reads import last_finished_at
 from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from sinks.storage.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
+from streams.snapshot_profiles import part_profiles
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.sink")
@@ -234,6 +235,8 @@ class SnapshotService(mode.Service):
                 boundary,
                 {p: s.rows for p, s in parts.items()},
                 window_rows_by_partition={p: s.window_rows for p, s in parts.items()},
+                profile_rows_by_partition={p: s.profile_rows for p, s in parts.items()},
+                profiles=part_profiles(self.settings.metrics.profiles.computed),
                 total_partitions=self.settings.kafka.partitions,
                 worker_id=self.worker_id,
                 ttl_hours=self.settings.metrics.ttl_hours,
