@@ -71,7 +71,7 @@ class LiveFallback:
 
     async def _compute(self, boundary: int) -> LiveRanking:
         snapshot = await recompute_snapshot(self._app_db, boundary, self._scoring)
-        return LiveRanking(snapshot.boundary, snapshot.rows)
+        return LiveRanking(snapshot.boundary, snapshot.rows, snapshot.profile_rows)
 
     def _finished(self, task: asyncio.Task[LiveRanking]) -> None:
         # Retrieving the exception also keeps asyncio from warning when no request awaits it any more.

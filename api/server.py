@@ -30,6 +30,7 @@ from api.params import (
     MAX_PER_TOPIC,
     check_names,
     int_param,
+    time_param,
     topic_ids_param,
 )
 from api.queries import TrendingReader
@@ -78,10 +79,18 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def trending_topics(request: web.Request) -> web.Response:
-    check_names(request.query, {"limit"})
+    check_names(request.query, {"limit", "profile"})
     limit = int_param(request.query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    profile = request.query.get("profile")
     reader = request.app[READER]
-    return _json_body(await request.app[ANSWERS].answer(("topics", limit), lambda: reader.topics(limit)))
+    question = ("topics", limit) if profile is None else ("topics", limit, profile)
+    return _json_body(await request.app[ANSWERS].answer(question, lambda: reader.topics(limit, profile)))
+
+
+async def compare_profiles(request: web.Request) -> web.Response:
+    check_names(request.query, {"at"})
+    at = time_param(request.query, "at")
+    return _json((await request.app[READER].compare(at)).to_dict())
 
 
 async def trending_posts(request: web.Request) -> web.Response:
@@ -134,6 +143,7 @@ def create_app(reader: TrendingReader, feed: SnapshotFeed, answers: AnswerCache)
     app.router.add_get("/api/trending/topics", trending_topics)
     app.router.add_get("/api/trending/posts", trending_posts)
     app.router.add_get("/api/trending/history", score_history)
+    app.router.add_get("/api/trending/profiles/compare", compare_profiles)
     app.router.add_get("/api/trending/stream", trending_stream)
     app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_get("/healthz", healthz)
