@@ -355,6 +355,19 @@ def scoring_windows(profiles: Iterable[ScoreProfile]) -> tuple[WindowSpec, ...]:
     return tuple(seen[name] for name in sorted(seen))
 
 
+def missing_windows(profiles: Iterable[ScoreProfile], kept: Iterable[WindowSpec]) -> list[tuple[str, str]]:
+    """`(profile, window)` for every window a profile reads that `kept` (a window state's windows) lacks.
+
+    >>> missing_windows([DEFAULT], (W24, W6, WPREV))
+    []
+    >>> surging = ScoreProfile("surging", "rising", rising=RisingParameters())
+    >>> missing_windows([surging], (W24, W6, WPREV))
+    [('surging', '6h_baseline_24h')]
+    """
+    have = set(kept)
+    return [(p.name, n.window.name) for p in profiles for n in p.needs if n.window not in have]
+
+
 def tracked_caps(profiles: Iterable[ScoreProfile], window: WindowSpec | None = None) -> tuple[int, ...]:
     """The caps the window state keeps a capped sum for: those some need applies (to `window` only,
     if given: each window's tallies need only their own caps, and pane tallies none)."""
