@@ -119,6 +119,11 @@ class TrendingReader:
         ref = None if profile is None else ProfileRef(profile, view.fingerprint, shadow is None)
         return TrendingTopics(view.boundary, view.data_source, view.stale, topics, ref)
 
+    @property
+    def profile_names(self) -> tuple[str, ...]:
+        """The profiles a list can be ranked by: the active one first, then the shadows."""
+        return tuple(p.name for p in self._profiles.computed)
+
     def _shadow(self, profile: str | None) -> str | None:
         """The shadow profile asked for; None for the active one. An unknown name is a 400."""
         if profile is None or profile == self._profiles.active.name:
@@ -134,7 +139,8 @@ class TrendingReader:
         async with self._pool.transaction() as conn:
             run = await (newest_run(conn) if at is None else run_at_or_before(conn, at))
             if run is None:
-                raise MetricsUnavailable("no trending snapshot has been committed" + (f" at or before {at}" if at else ""))
+                raise ApiError(404, "no_snapshot",
+                               "no trending snapshot has been committed" + ("" if at is None else f" at or before {at}"))
             active = run.score_profile or "unrecorded"
             compared = await stored_comparisons(conn, run.window_end, active)
         return ProfileComparisons(

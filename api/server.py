@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -44,6 +44,7 @@ log = logging.getLogger("kukuri_trending.api")
 READER: Final = web.AppKey("reader", TrendingReader)
 FEED: Final = web.AppKey("feed", SnapshotFeed)
 ANSWERS: Final = web.AppKey("answers", AnswerCache)
+DOCUMENT: Final = web.AppKey("document", bytes)
 
 _STATUS_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 # The dashboard's files and their content types; nothing else in the package is served.
@@ -125,7 +126,17 @@ async def trending_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.Response(body=_package_file("api", "openapi.json"), content_type="application/json")
+    return web.Response(body=request.app[DOCUMENT], content_type="application/json")
+
+
+def deployment_document(profiles: Sequence[str]) -> bytes:
+    """The OpenAPI document with `profile` limited to the profiles this deployment computes (the
+    packaged file lists those of the default configuration)."""
+    document = json.loads(_package_file("api", "openapi.json"))
+    for parameter in document["paths"]["/api/trending/topics"]["get"]["parameters"]:
+        if parameter["name"] == "profile":
+            parameter["schema"]["enum"] = list(profiles)
+    return json.dumps(document, indent=2, ensure_ascii=False).encode()
 
 
 async def dashboard_file(request: web.Request) -> web.Response:
@@ -140,6 +151,7 @@ def create_app(reader: TrendingReader, feed: SnapshotFeed, answers: AnswerCache)
     app[READER] = reader
     app[FEED] = feed
     app[ANSWERS] = answers
+    app[DOCUMENT] = deployment_document(reader.profile_names)
     app.router.add_get("/api/trending/topics", trending_topics)
     app.router.add_get("/api/trending/posts", trending_posts)
     app.router.add_get("/api/trending/history", score_history)

@@ -99,6 +99,10 @@ async def test_an_unknown_profile_is_a_400(served: tuple[Api, Settings]) -> None
     body = await api.get("/api/trending/topics", "profile=rising", status=400)
     assert body["error"]["code"] == "unknown_profile"
     assert "default, boosty, strict" in body["error"]["message"]
+    # The document this deployment serves names exactly the profiles it computes.
+    document = await api.get("/api/openapi.json")
+    (parameter,) = [p for p in document["paths"]["/api/trending/topics"]["get"]["parameters"] if p["name"] == "profile"]
+    assert parameter["schema"]["enum"] == ["default", "boosty", "strict"]
 
 
 async def test_score_change_follows_the_fingerprint_across_a_switch(tmp_path: Path) -> None:
@@ -126,7 +130,7 @@ async def test_score_change_follows_the_fingerprint_across_a_switch(tmp_path: Pa
 
 async def test_the_comparison_endpoint_reports_each_shadow(served: tuple[Api, Settings]) -> None:
     api, settings = served
-    assert (await api.get("/api/trending/profiles/compare", status=503))["error"]["code"] == "metrics_unavailable"
+    assert (await api.get("/api/trending/profiles/compare", status=404))["error"]["code"] == "no_snapshot"
     e = boundary()
     snap = await commit(settings, e)
     body = await api.get("/api/trending/profiles/compare")
@@ -141,8 +145,8 @@ async def test_the_comparison_endpoint_reports_each_shadow(served: tuple[Api, Se
     assert first["kendall_tau"] == pytest.approx(expected.kendall_tau)
     assert (first["overlap_top10"], first["entering_top10"], first["leaving_top10"]) == (1.0, [], [])
     assert second["leaving_top10"] == ["small"]
-    assert (await api.get("/api/trending/profiles/compare", f"at={e - 1}", status=503))["error"]["code"] == (
-        "metrics_unavailable")
+    assert (await api.get("/api/trending/profiles/compare", f"at={e - 1}", status=404))["error"]["code"] == (
+        "no_snapshot")
     assert (await api.get("/api/trending/profiles/compare", "at=soon", status=400))["error"]["code"] == "invalid_at"
 
 
