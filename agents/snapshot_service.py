@@ -32,7 +32,7 @@ from sinks.database import connect_writer, file_identity
 from sinks.failures import classify
 from sinks.storage.job_failures import JobFailures
 from sinks.storage.profile_reads import stored_comparisons
-from sinks.storage.reads import last_finished_at
+from sinks.storage.reads import last_finished_at, run_at_or_before
 from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from sinks.storage.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
@@ -284,8 +284,8 @@ class SnapshotService(mode.Service):
                   topics=record.topics_upserted, duration_ms=record.duration_ms,
                   expired_records=record.expired_records, expired_history=record.expired_history)
         metrics = self.settings.metrics
-        active = record.score_profile or metrics.profiles.active.name
-        compared = await stored_comparisons(self._conn, record.window_end, active)
+        run = await run_at_or_before(self._conn, record.window_end)
+        compared = [] if run is None else await stored_comparisons(self._conn, run)
         self.job_metrics.record_comparisons([c for _, c in compared])
         health = await topic_metrics_health(self._conn, boundary=record.window_end, ttl_hours=metrics.ttl_hours)
         self.job_metrics.record_table_health(health, row_limit(health, metrics.row_count_margin))

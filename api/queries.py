@@ -60,7 +60,6 @@ from api.store import (
     run_window_ends,
     score_series,
     scores_for_fingerprint,
-    stored_profiles,
     topics_by_id,
 )
 from config.settings import Settings
@@ -141,11 +140,10 @@ class TrendingReader:
             if run is None:
                 raise ApiError(404, "no_snapshot",
                                "no trending snapshot has been committed" + ("" if at is None else f" at or before {at}"))
-            active = run.score_profile or "unrecorded"
-            compared = await stored_comparisons(conn, run.window_end, active)
+            compared = await stored_comparisons(conn, run)
         return ProfileComparisons(
             run.window_end,
-            ProfileRef(active, run.score_fingerprint, True),
+            ProfileRef(run.score_profile or "unrecorded", run.score_fingerprint, True),
             tuple(
                 ProfileComparison(c.profile, fingerprint, c.overlap_top10, c.overlap_top50, c.kendall_tau,
                                   c.entering_top10, c.leaving_top10)
@@ -228,7 +226,7 @@ class TrendingReader:
             async with self._pool.transaction() as conn:
                 run = await newest_run(conn)
                 if run is not None and not self._stale(run, now):
-                    yield conn, await self._committed(conn, run, shadow, "metrics", False)
+                    yield conn, self._committed(run, shadow, "metrics", False)
                     return
         # The recompute reads a day of facts: do not hold a read transaction open meanwhile.
         live: LiveRanking | None
@@ -248,14 +246,14 @@ class TrendingReader:
             run = await newest_run(conn)
             if run is None:
                 raise MetricsUnavailable("no trending snapshot has been committed and the app database cannot be read")
-            yield conn, await self._committed(conn, run, shadow, "metrics", self._stale(run, now))
+            yield conn, self._committed(run, shadow, "metrics", self._stale(run, now))
 
-    async def _committed(
-        self, conn: aiosqlite.Connection, run: Run, shadow: str | None, source: DataSource, stale: bool
+    def _committed(
+        self, run: Run, shadow: str | None, source: DataSource, stale: bool
     ) -> _View:
         if shadow is None:
             return _View(self._rankings.get(run), source, stale, run.score_fingerprint)
-        fingerprint = (await stored_profiles(conn, run.window_end)).get(shadow)
+        fingerprint = dict(run.score_shadows).get(shadow)
         if fingerprint is None:
             raise ApiError(
                 404, "profile_not_computed",
@@ -292,9 +290,7 @@ async def _previous_scores(
     previous = await previous_run(conn, view.boundary)
     if previous is None:
         return {}, "no_previous_snapshot"
-    found = await scores_for_fingerprint(
-        conn, previous.window_end, previous.score_fingerprint, view.fingerprint, topic_ids
-    )
+    found = await scores_for_fingerprint(conn, previous, view.fingerprint, topic_ids)
     return ({}, "profile_changed") if found is None else (found, None)
 
 

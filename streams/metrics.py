@@ -198,12 +198,13 @@ def window_metrics(
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProfileScore:
     """One topic's scores under one shadow profile for boundary E (`topic_profile_scores`).
 
     `ranked` is False when the profile leaves the topic out of its list (`min_authors`); the rank
-    itself is global, so the sink computes it once every part of a snapshot is in.
+    itself is global, so the sink computes it once every part of a snapshot is in. Not frozen, for
+    the reason given on `TopicMetrics`: a snapshot builds one per topic and shadow.
     """
 
     topic_id: str
@@ -275,11 +276,13 @@ def build_snapshot(
         for topic, c in sorted(counts.get(spec.name, {}).items())
         if not c.empty
     ]
-    profile_rows = [
-        ProfileScore(topic, boundary, shadow.name, shadow.fingerprint, s.score_24h, s.score_6h, s.ranked)
-        for shadow in sorted(profiles[1:], key=lambda p: p.name)
-        for topic, s in zip(topics, _topic_scores(shadow, counts, topics), strict=True)
-    ]
+    profile_rows = []
+    for shadow in sorted(profiles[1:], key=lambda p: p.name):
+        name, fingerprint = shadow.name, shadow.fingerprint  # a sha256 each: once per profile
+        profile_rows += [
+            ProfileScore(topic, boundary, name, fingerprint, s.score_24h, s.score_6h, s.ranked)
+            for topic, s in zip(topics, _topic_scores(shadow, counts, topics), strict=True)
+        ]
     return Snapshot(boundary, rows, window_rows, profile_rows)
 
 

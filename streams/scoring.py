@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Literal, NamedTuple, Protocol, get_args
 
 from config.settings import ScoreWeights
 from streams.windows import HOUR_MS, W6, W24, WPREV, WindowSpec
@@ -184,8 +184,9 @@ class ScoreInputs:
 NO_INPUTS: Final = ScoreInputs()
 
 
-@dataclass(frozen=True, slots=True)
-class TopicScore:
+class TopicScore(NamedTuple):
+    """One topic's scores under one profile (a tuple: a snapshot builds one per topic and profile)."""
+
     score_24h: float
     score_6h: float
     ranked: bool

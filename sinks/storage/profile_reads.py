@@ -12,9 +12,10 @@ from typing import Any, Final
 
 import aiosqlite
 
-from sinks.storage.reads import ranked_page, scores_at
+from sinks.storage.reads import Run, ranked_page, scores_at
 from streams.metrics import TOPIC_METRICS_COLUMNS, TopicMetrics
 from streams.profile_comparison import TAU_DEPTH, RankingComparison, compare_rankings
+from streams.windows import W24
 
 _M_COLS: Final = ", ".join(f"m.{c}" for c in TOPIC_METRICS_COLUMNS)
 
@@ -29,14 +30,6 @@ async def _rows(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]
         return []
 
 
-async def stored_profiles(conn: aiosqlite.Connection, window_end: int) -> dict[str, str]:
-    """Shadow profile name -> fingerprint, for every shadow stored with snapshot `window_end`."""
-    rows = await _rows(
-        conn, "SELECT DISTINCT profile, fingerprint FROM topic_profile_scores WHERE window_end = ?", (window_end,)
-    )
-    return {profile: fingerprint for profile, fingerprint in rows}
-
-
 async def profile_ranked_page(
     conn: aiosqlite.Connection, window_end: int, profile: str, offset: int, count: int
 ) -> list[TopicMetrics]:
@@ -45,7 +38,7 @@ async def profile_ranked_page(
     rows = await _rows(
         conn,
         f"SELECT {_M_COLS}, s.score_24h, s.score_6h FROM topic_profile_scores AS s"
-        " JOIN topic_metrics AS m ON m.topic_id = s.topic_id AND m.window_end = s.window_end"
+        f" JOIN topic_metrics AS m ON m.topic_id = s.topic_id AND m.window_start = s.window_end - {W24.length_ms}"
         " WHERE s.window_end = ? AND s.profile = ? AND s.rank IS NOT NULL ORDER BY s.rank LIMIT ? OFFSET ?",
         (window_end, profile, count, offset),
     )
@@ -72,44 +65,37 @@ async def top_topics(conn: aiosqlite.Connection, window_end: int, profile: str |
 
 
 async def scores_for_fingerprint(
-    conn: aiosqlite.Connection, window_end: int, run_fingerprint: str | None, fingerprint: str | None,
-    topic_ids: Sequence[str],
+    conn: aiosqlite.Connection, run: Run, fingerprint: str | None, topic_ids: Sequence[str]
 ) -> dict[str, float] | None:
-    """These topics' `score_24h` in snapshot `window_end` as computed with `fingerprint`, or None when
+    """These topics' `score_24h` in the snapshot of `run` as computed with `fingerprint`, or None when
     that snapshot did not compute it.
 
-    The snapshot's active profile (`run_fingerprint`, None for runs before profiles) is in
-    `topic_metrics`; its shadows are in `topic_profile_scores`.
+    The snapshot's active profile is in `topic_metrics` (two runs from before profiles, both without
+    a fingerprint, compare as before); its shadows are in `topic_profile_scores`.
     """
-    if fingerprint == run_fingerprint:
-        return await scores_at(conn, window_end, topic_ids)
-    if fingerprint is None:
-        return None
-    found = await _rows(
-        conn, "SELECT 1 FROM topic_profile_scores WHERE window_end = ? AND fingerprint = ? LIMIT 1",
-        (window_end, fingerprint),
-    )
-    if not found:
+    if fingerprint == run.score_fingerprint:
+        return await scores_at(conn, run.window_end, topic_ids)
+    shadow = next((name for name, stored in run.score_shadows if stored == fingerprint), None)
+    if shadow is None:
         return None
     if not topic_ids:
         return {}
     rows = await _rows(
         conn,
-        "SELECT topic_id, score_24h FROM topic_profile_scores WHERE window_end = ? AND fingerprint = ?"
-        f" AND topic_id IN ({', '.join('?' for _ in topic_ids)})",
-        (window_end, fingerprint, *topic_ids),
+        "SELECT topic_id, score_24h FROM topic_profile_scores WHERE topic_id IN"
+        f" ({', '.join('?' for _ in topic_ids)}) AND window_end = ? AND profile = ?",
+        (*topic_ids, run.window_end, shadow),
     )
     return {topic: score for topic, score in rows}
 
 
-async def stored_comparisons(
-    conn: aiosqlite.Connection, window_end: int, active_name: str
-) -> list[tuple[str, RankingComparison]]:
-    """Every shadow stored with snapshot `window_end`, by name, as (fingerprint, its comparison with
+async def stored_comparisons(conn: aiosqlite.Connection, run: Run) -> list[tuple[str, RankingComparison]]:
+    """Every shadow stored with the snapshot of `run`, by name, as (fingerprint, its comparison with
     the active ranking): the top `TAU_DEPTH` of each list is all the measures need."""
-    active = await top_topics(conn, window_end, None, TAU_DEPTH)
+    active_name = run.score_profile or "unrecorded"
+    active = await top_topics(conn, run.window_end, None, TAU_DEPTH)
     compared = []
-    for name, fingerprint in sorted((await stored_profiles(conn, window_end)).items()):
-        shadow = await top_topics(conn, window_end, name, TAU_DEPTH)
+    for name, fingerprint in run.score_shadows:
+        shadow = await top_topics(conn, run.window_end, name, TAU_DEPTH)
         compared.append((fingerprint, compare_rankings(active_name, active, name, shadow)))
     return compared

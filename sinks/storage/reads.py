@@ -8,6 +8,7 @@ that may meet it return "nothing" instead of failing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Run:
     source: str
     score_profile: str | None = None  # the active profile and its fingerprint; None for runs before profiles
     score_fingerprint: str | None = None
+    score_shadows: tuple[tuple[str, str], ...] = ()  # (shadow name, fingerprint) stored with it, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,9 @@ async def previous_window_end(conn: aiosqlite.Connection, before: int) -> int | 
 async def _run(conn: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> Run | None:
     try:
         row = await _first_row(
-            conn, f"SELECT window_end, finished_at, source, score_profile, score_fingerprint FROM trending_runs {where}",
+            conn,
+            "SELECT window_end, finished_at, source, score_profile, score_fingerprint, score_shadows"
+            f" FROM trending_runs {where}",
             params,
         )
     except sqlite3.OperationalError as exc:
@@ -86,7 +90,12 @@ async def _run(conn: aiosqlite.Connection, where: str, params: tuple[object, ...
             raise
         # A database the workers have not migrated to score profiles yet (an API upgraded first).
         row = await _first_row(conn, f"SELECT window_end, finished_at, source FROM trending_runs {where}", params)
-    return None if row is None else Run(*row)
+        return None if row is None else Run(*row)
+    if row is None:
+        return None
+    window_end, finished_at, source, profile, fingerprint, shadows = row
+    return Run(window_end, finished_at, source, profile, fingerprint,
+               tuple(sorted(json.loads(shadows).items())) if shadows else ())
 
 
 async def last_finished_at(conn: aiosqlite.Connection) -> int | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,8 +36,9 @@ from streams.metrics import (
     TopicMetrics,
     WindowMetrics,
 )
+from streams.scoring import TopicScore, rank_topics
 from streams.snapshot_profiles import PartProfiles, Promotion, agreed_profiles
-from streams.windows import HOUR_MS
+from streams.windows import HOUR_MS, W24
 
 RunSource = Literal["stream", "reconcile", "backfill"]
 STAGING_KEPT_MS = 30 * 60_000
@@ -62,28 +63,23 @@ _INSERT_WINDOW = (
 
 _PCOLS = ", ".join(PROFILE_SCORE_COLUMNS)
 _INSERT_PROFILE_SCORES = (
-    f"INSERT INTO topic_profile_scores ({_PCOLS}) VALUES ({', '.join('?' for _ in PROFILE_SCORE_COLUMNS)})"
+    f"INSERT INTO topic_profile_scores ({_PCOLS}, rank) VALUES ({', '.join('?' for _ in PROFILE_SCORE_COLUMNS)}, ?)"
 )
 _STAGE_PROFILE_SCORES = (
     f"INSERT INTO topic_profile_scores_staging (partition, {_PCOLS}) "
     f"VALUES (?, {', '.join('?' for _ in PROFILE_SCORE_COLUMNS)})"
 )
-_PROMOTE_PROFILE_SCORES = (
-    f"INSERT INTO topic_profile_scores ({_PCOLS}) SELECT {_PCOLS} FROM topic_profile_scores_staging "
-    "WHERE window_end = ? AND profile = ? AND fingerprint = ?"
-)
-# Ranks are global, so they are set once the whole snapshot is in; the order is the read API's
-# (streams.scoring.rank_topics).
-_RANK_PROFILE_SCORES = """
-UPDATE topic_profile_scores SET rank = ranked.rank
-  FROM (SELECT s.topic_id, s.profile,
-               ROW_NUMBER() OVER (PARTITION BY s.profile
-                                  ORDER BY s.score_24h DESC, s.score_6h DESC, m.posts_24h DESC, s.topic_id) AS rank
-          FROM topic_profile_scores AS s
-          JOIN topic_metrics AS m ON m.topic_id = s.topic_id AND m.window_end = s.window_end
-         WHERE s.window_end = ? AND s.ranked) AS ranked
- WHERE topic_profile_scores.window_end = ? AND topic_profile_scores.topic_id = ranked.topic_id
-   AND topic_profile_scores.profile = ranked.profile
+# One shadow's staged rows of every part, ranked globally as they are promoted: the read API's order
+# (streams.scoring.rank_topics), over the ranked rows only. A whole snapshot's rows are ranked by
+# rank_topics itself before they are written; a test holds the two to the same ranks.
+_PROMOTE_PROFILE_SCORES = f"""
+INSERT INTO topic_profile_scores ({_PCOLS}, rank)
+SELECT {", ".join(f"s.{c}" for c in PROFILE_SCORE_COLUMNS)},
+       CASE WHEN s.ranked THEN ROW_NUMBER() OVER (
+           PARTITION BY s.ranked ORDER BY s.score_24h DESC, s.score_6h DESC, m.posts_24h DESC, s.topic_id) END
+  FROM topic_profile_scores_staging AS s
+  JOIN topic_metrics AS m ON m.topic_id = s.topic_id AND m.window_start = s.window_end - {W24.length_ms}
+ WHERE s.window_end = ? AND s.profile = ? AND s.fingerprint = ?
 """
 
 
@@ -137,7 +133,7 @@ async def write_snapshot(
         await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
         await conn.executemany(UPSERT_TOPIC_METRICS, [r.values() for r in rows])
         await _replace_window_rows(conn, boundary, None, [(w, -1) for w in window_rows])
-        await _replace_profile_scores(conn, boundary, profile_rows)
+        await _replace_profile_scores(conn, boundary, profile_rows, rows)
         return await _finish_run(conn, boundary, source, started, len(rows), ttl_hours, history_ttl_hours,
                                  _promotion(profiles))
 
@@ -235,7 +231,8 @@ async def _write_whole(
         await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
         await conn.executemany(UPSERT_TOPIC_METRICS, [r.values() for rows in rows_by_partition.values() for r in rows])
         await _replace_window_rows(conn, boundary, None, window_rows)
-        await _replace_profile_scores(conn, boundary, profile_rows)
+        await _replace_profile_scores(
+            conn, boundary, profile_rows, (r for rows in rows_by_partition.values() for r in rows))
         topics = sum(len(rows) for rows in rows_by_partition.values())
         return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours, history_ttl_hours,
                                  _promotion(profiles))
@@ -288,7 +285,6 @@ async def _promote(
     await conn.execute("DELETE FROM topic_profile_scores WHERE window_end = ?", (boundary,))
     for name, fingerprint in (promotion.shadows if promotion is not None else {}).items():
         await conn.execute(_PROMOTE_PROFILE_SCORES, (boundary, name, fingerprint))
-    await conn.execute(_RANK_PROFILE_SCORES, (boundary, boundary))
     # Keep the last half hour of parts (a late part for a recent boundary promotes again); older
     # staged copies only cost space.
     horizon = boundary - STAGING_KEPT_MS
@@ -302,12 +298,22 @@ def _promotion(profiles: PartProfiles | None) -> Promotion | None:
     return None if profiles is None else agreed_profiles([profiles])
 
 
-async def _replace_profile_scores(conn: aiosqlite.Connection, boundary: int, rows: Sequence[ProfileScore]) -> None:
+async def _replace_profile_scores(
+    conn: aiosqlite.Connection, boundary: int, rows: Sequence[ProfileScore], metrics: Iterable[TopicMetrics]
+) -> None:
+    """Replace the shadow scores of `boundary` with `rows`, ranked per profile among the snapshot's `metrics`."""
     await conn.execute("DELETE FROM topic_profile_scores WHERE window_end = ?", (boundary,))
-    if rows:
-        _check_rows(boundary, rows)
-        await conn.executemany(_INSERT_PROFILE_SCORES, [r.values() for r in rows])
-        await conn.execute(_RANK_PROFILE_SCORES, (boundary, boundary))
+    if not rows:
+        return
+    _check_rows(boundary, rows)
+    posts = {m.topic_id: m.posts_24h for m in metrics}
+    by_profile: dict[str, list[ProfileScore]] = {}
+    for row in rows:
+        by_profile.setdefault(row.profile, []).append(row)
+    for profile_rows in by_profile.values():
+        ranks = rank_topics((r.topic_id, TopicScore(r.score_24h, r.score_6h, r.ranked), posts[r.topic_id])
+                            for r in profile_rows)
+        await conn.executemany(_INSERT_PROFILE_SCORES, [(*r.values(), ranks.get(r.topic_id)) for r in profile_rows])
 
 
 async def _replace_window_rows(
@@ -336,14 +342,15 @@ async def _finish_run(
     expired_history = await delete_expired_history(conn, history_ttl_hours, now=now)
     finished = now_ms()
     profile, fingerprint = (None, None) if promotion is None else (promotion.active, promotion.fingerprint)
+    shadows = None if promotion is None else json.dumps(dict(promotion.shadows), sort_keys=True)
     record = RunRecord(boundary, source, started, finished, topics, expired, finished - started, expired_history,
                        profile, fingerprint)
     await conn.execute(
         "INSERT OR REPLACE INTO trending_runs"
         " (window_end, source, started_at, finished_at, topics_upserted, expired_records, duration_ms,"
-        " score_profile, score_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " score_profile, score_fingerprint, score_shadows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (record.window_end, record.source, record.started_at, record.finished_at,
-         record.topics_upserted, record.expired_records, record.duration_ms, profile, fingerprint),
+         record.topics_upserted, record.expired_records, record.duration_ms, profile, fingerprint, shadows),
     )
     return record
 
