@@ -8,6 +8,7 @@ every part agrees. The service exports the profiles it computes and each shadow'
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
@@ -29,6 +30,8 @@ from streams.scoring import scoring_windows
 from streams.state_store import MemoryStore
 from streams.stream_state import StreamState
 from streams.windows import HOUR_MS, WindowSpec, retention_ms, window_set
+from tests.agents.test_worker_integration import materialize, now_boundary, produce_events
+from tests.fixtures.trending_env import TrendingEnv
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +132,26 @@ async def test_a_rising_profile_needs_its_baseline_window_in_the_worker_state(tm
         scores = conn.execute("SELECT score_24h, score_6h FROM topic_metrics").fetchall()
     assert scores and any(s24 > 0 or s6 > 0 for s24, s6 in scores)
     await service.on_shutdown()
+
+
+def test_a_real_worker_stores_its_shadow_profiles(trending_env: TrendingEnv) -> None:
+    env = trending_env
+    env.write_config('[metrics]\nshadow_profiles = ["boosty"]\n[metrics.score_profiles.boosty]\nboosts = 2.0\n')
+    assert env.cli("migrate").returncode == 0
+    env.start_worker()
+    env.wait_for_workers()
+    E = now_boundary()
+    events = [e for a in TrafficGenerator(8, seed=9).actions(E - 20 * HOUR_MS, E, 300) for e in a.events]
+    produce_events(env, events)
+    materialize(env, E)
+
+    boosty = env.settings.metrics.profiles.defined["boosty"]
+    (run,) = env.query("SELECT score_profile, score_fingerprint, score_shadows FROM trending_runs WHERE window_end = ?",
+                       (E,))
+    assert run == ("default", env.settings.metrics.profiles.active.fingerprint, f'{{"boosty": "{boosty.fingerprint}"}}')
+    (stored,) = env.query("SELECT COUNT(*) FROM topic_profile_scores WHERE window_end = ? AND profile = 'boosty'", (E,))
+    assert stored == (len(env.snapshot(E)),)
+    compared = env.cli("profiles", "compare", "--json")
+    assert compared.returncode == 0, compared.stderr
+    (shadow,) = json.loads(compared.stdout)["profiles"]
+    assert shadow["profile"] == "boosty" and shadow["overlap_top10"] is not None
