@@ -73,8 +73,8 @@ class MetricsSettings:
     score_profile: str = setting(
         "default",
         "the active score profile (docs/scoring.md): its scores fill `score_24h` / `score_6h`. The built-in "
-        "`default` (linear, `[metrics.score_weights]`) and `rising`, or any `[metrics.score_profiles.NAME]` table; "
-        "`KUKURI_METRICS_SCORE_PROFILE` overrides it")
+        "`default` (linear, `[metrics.score_weights]`) or any `[metrics.score_profiles.NAME]` table (the built-in "
+        "`rising` is refused until the stream applies author caps); `KUKURI_METRICS_SCORE_PROFILE` overrides it")
     shadow_profiles: tuple[str, ...] = setting(
         (), "profiles computed with every snapshot beside the active one and stored in `topic_profile_scores`, "
             "for `profiles compare` and `?profile=NAME`; they never change `topic_metrics`")
