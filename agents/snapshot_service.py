@@ -24,17 +24,20 @@ import aiosqlite
 import mode
 
 from agents.run_policy import RunPolicy, failure_fields
-from config.settings import Settings
+from config.settings import ConfigError, Settings
 from observability.alerts import AlertNotifier, check_table_size, row_limit
 from observability.logs import log_event
 from observability.metrics import JobMetrics, StreamMetrics
 from sinks.database import connect_writer, file_identity
 from sinks.failures import classify
 from sinks.storage.job_failures import JobFailures
-from sinks.storage.reads import last_finished_at
+from sinks.storage.profile_reads import stored_comparisons
+from sinks.storage.reads import last_finished_at, run_at_or_before
 from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from sinks.storage.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
+from streams.scoring import missing_windows
+from streams.snapshot_profiles import part_profiles
 from streams.stream_state import StreamState
 
 log = logging.getLogger("kukuri_trending.sink")
@@ -85,10 +88,18 @@ class SnapshotService(mode.Service):
         self._last_success: int | None = None
 
     async def on_start(self) -> None:
+        missing = missing_windows(self.settings.metrics.profiles.computed, self.stream_state.windows)
+        if missing:
+            profile, window = missing[0]
+            raise ConfigError(
+                f"metrics: score profile {profile!r} reads the window {window}, which this worker's window state "
+                "does not keep (build the worker's windows with streams.scoring.scoring_windows)"
+            )
         self._conn = await connect_writer(self.settings.database.path,
                                           busy_timeout_ms=self.settings.database.busy_timeout_ms)
         self._file = file_identity(self.settings.database.path)
-        self.job_metrics.set_weights(self.settings.metrics.score_weights)
+        self.job_metrics.set_weights(self.settings.metrics.profiles.active.weights)
+        self.job_metrics.set_profiles(self.settings.metrics.profiles.computed)
         self.job_metrics.set_enabled(self.settings.metrics.enabled)
         last = await last_finished_at(self._conn)
         if last is not None:
@@ -228,12 +239,14 @@ class SnapshotService(mode.Service):
                 partitions = sorted(self.stream_state.partitions)
                 if not partitions:
                     return None
-                parts = self.stream_state.snapshot(boundary, self.settings.metrics.score_weights, started, partitions)
+                parts = self.stream_state.snapshot(boundary, self.settings.metrics.profiles.computed, started, partitions)
             record = await write_snapshot_part(
                 self._conn,
                 boundary,
                 {p: s.rows for p, s in parts.items()},
                 window_rows_by_partition={p: s.window_rows for p, s in parts.items()},
+                profile_rows_by_partition={p: s.profile_rows for p, s in parts.items()},
+                profiles=part_profiles(self.settings.metrics.profiles.computed),
                 total_partitions=self.settings.kafka.partitions,
                 worker_id=self.worker_id,
                 ttl_hours=self.settings.metrics.ttl_hours,
@@ -271,6 +284,9 @@ class SnapshotService(mode.Service):
                   topics=record.topics_upserted, duration_ms=record.duration_ms,
                   expired_records=record.expired_records, expired_history=record.expired_history)
         metrics = self.settings.metrics
+        run = await run_at_or_before(self._conn, record.window_end)
+        compared = [] if run is None else await stored_comparisons(self._conn, run)
+        self.job_metrics.record_comparisons([c for _, c in compared])
         health = await topic_metrics_health(self._conn, boundary=record.window_end, ttl_hours=metrics.ttl_hours)
         self.job_metrics.record_table_health(health, row_limit(health, metrics.row_count_margin))
         check_table_size(health, margin=metrics.row_count_margin, ttl_hours=metrics.ttl_hours)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from api.ranking import LiveRanking
 from appdb.recompute import recompute_snapshot
-from config.settings import ScoreWeights
+from streams.scoring import Scoring
 
 
 class FallbackFailed(Exception):
@@ -27,13 +27,13 @@ class LiveFallback:
     def __init__(
         self,
         app_db: Path,
-        weights: ScoreWeights,
+        scoring: Scoring,
         *,
         retry_after_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app_db = app_db
-        self._weights = weights
+        self._scoring = scoring
         self._retry_after = retry_after_seconds
         self._monotonic = monotonic
         self._boundary: int | None = None
@@ -70,8 +70,8 @@ class LiveFallback:
         self._task.add_done_callback(self._finished)
 
     async def _compute(self, boundary: int) -> LiveRanking:
-        snapshot = await recompute_snapshot(self._app_db, boundary, self._weights)
-        return LiveRanking(snapshot.boundary, snapshot.rows)
+        snapshot = await recompute_snapshot(self._app_db, boundary, self._scoring)
+        return LiveRanking(snapshot.boundary, snapshot.rows, snapshot.profile_rows)
 
     def _finished(self, task: asyncio.Task[LiveRanking]) -> None:
         # Retrieving the exception also keeps asyncio from warning when no request awaits it any more.

@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal
 
 DataSource = Literal["metrics", "fallback"]
+# Why a topic's `score_change` is null: there is no earlier snapshot, the topic had no row in it, or
+# it was not scored with the same profile parameters (fingerprint) as this one.
+ScoreChangeReason = Literal["no_previous_snapshot", "new_topic", "profile_changed"]
 # "disabled": `metrics.enabled` is false, so no snapshot is expected and answers are computed live.
 HealthStatus = Literal["ok", "stale", "missing", "disabled"]
 
@@ -44,6 +47,7 @@ class TrendingTopic:
     replies: int
     bookmarks: int
     participant_delta: int
+    score_change_reason: ScoreChangeReason | None = None  # set exactly when score_change is null
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trending_score", round_score(self.trending_score))
@@ -60,11 +64,49 @@ class TrendingTopics:
     data_source: DataSource
     stale: bool
     topics: tuple[TrendingTopic, ...]
+    profile: ProfileRef | None = None  # set (and serialized) only when a profile was asked for
 
     def head(self, limit: int) -> TrendingTopics:
         """The first `limit` topics: the same list a request with that limit gets, because refilling
         past missing topics only ever extends a prefix."""
         return replace(self, topics=self.topics[:limit])
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        if self.profile is None:
+            del body["profile"]
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRef:
+    """The score profile a list is ranked by; `fingerprint` is None for a snapshot from before profiles."""
+
+    name: str
+    fingerprint: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileComparison:
+    """One shadow profile's ranking against the active one's (docs/scoring.md, "Comparing two profiles")."""
+
+    profile: str
+    fingerprint: str
+    overlap_top10: float | None
+    overlap_top50: float | None
+    kendall_tau: float | None
+    entering_top10: tuple[str, ...]
+    leaving_top10: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileComparisons:
+    """Every shadow stored with snapshot `window_end`, compared with its active profile."""
+
+    window_end: int
+    active: ProfileRef
+    profiles: tuple[ProfileComparison, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,6 +23,7 @@ MAX_TOPIC_IDS: Final = 50
 MAX_TOPIC_ID_LENGTH: Final = 128
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+_EPOCH_MS = re.compile(r"[0-9]{1,15}")
 
 
 def check_names(query: MultiMapping[str], allowed: Collection[str]) -> None:
@@ -41,6 +42,16 @@ def int_param(query: Mapping[str, str], name: str, default: int, low: int, high:
     if not _DIGITS.fullmatch(text):
         raise bad_request(f"invalid_{name}", f"{name} must be an integer between {low} and {high}, got {text!r}")
     return in_range(name, int(text), low, high)
+
+
+def time_param(query: Mapping[str, str], name: str) -> int | None:
+    """A time in epoch milliseconds; None when absent."""
+    text = query.get(name)
+    if text is None:
+        return None
+    if not _EPOCH_MS.fullmatch(text):
+        raise bad_request(f"invalid_{name}", f"{name} must be a time in epoch milliseconds, got {text!r}")
+    return int(text)
 
 
 def in_range(name: str, value: int, low: int, high: int) -> int:

@@ -14,6 +14,10 @@ answers are the live numbers, `data_source="fallback"`, `stale=False`, and only 
 cannot be read the newest snapshot (if any), its `stale` computed as usual.
 An answer is always read from one snapshot: the boundary comes from `trending_runs` in the same
 read transaction as the snapshot's rows.
+
+Score profiles (docs/scoring.md): a list is ranked by the active profile unless a computed shadow
+profile is asked for. `score_change` compares a topic's score with the previous snapshot's score
+for the same profile fingerprint (active or shadow then), and is null with a reason otherwise.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from api.errors import AppDatabaseUnavailable, MetricsUnavailable
+from api.errors import ApiError, AppDatabaseUnavailable, MetricsUnavailable, bad_request
 from api.fallback import FallbackFailed, LiveFallback
 from api.models import (
     DataSource,
     Health,
     HealthStatus,
+    ProfileComparison,
+    ProfileComparisons,
+    ProfileRef,
+    ScoreChangeReason,
     ScoreHistory,
     TopicHistory,
     TopicPosts,
@@ -46,14 +54,16 @@ from api.store import (
     Run,
     TopicInfo,
     newest_run,
-    previous_window_end,
+    previous_run,
     rows_at,
+    run_at_or_before,
     run_window_ends,
     score_series,
-    scores_at,
+    scores_for_fingerprint,
     topics_by_id,
 )
 from config.settings import Settings
+from sinks.storage.profile_reads import stored_comparisons
 from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
 from streams.windows import MINUTE_MS, align_down
@@ -69,6 +79,7 @@ class _View:
     ranking: CommittedRanking | LiveRanking
     data_source: DataSource
     stale: bool
+    fingerprint: str | None  # of the profile the ranking's scores were computed with
 
     @property
     def boundary(self) -> int:
@@ -86,7 +97,8 @@ class TrendingReader:
     def __init__(self, settings: Settings, *, pool_size: int = 4, clock: Callable[[], int] = now_ms) -> None:
         self._pool = ReadPool(settings.database.path, pool_size)
         self._rankings = RankingCache()
-        self._fallback = LiveFallback(settings.database.path, settings.metrics.score_weights)
+        self._profiles = settings.metrics.profiles
+        self._fallback = LiveFallback(settings.database.path, settings.metrics.profiles.computed)
         self._clock = clock
         self._metrics_enabled = settings.metrics.enabled
         self._interval_ms = settings.interval_ms
@@ -96,12 +108,48 @@ class TrendingReader:
         await self._fallback.close()
         await self._pool.close()
 
-    async def topics(self, limit: int = DEFAULT_LIMIT) -> TrendingTopics:
-        """The top `limit` (1..100) topics; raises `ApiError` for a bad limit or when nothing can be served."""
+    async def topics(self, limit: int = DEFAULT_LIMIT, profile: str | None = None) -> TrendingTopics:
+        """The top `limit` (1..100) topics, ranked by `profile` (any computed profile; default: the
+        active one); raises `ApiError` for a bad limit or profile or when nothing can be served."""
         in_range("limit", limit, 1, MAX_LIMIT)
-        async with self._view() as (conn, view):
+        shadow = self._shadow(profile)
+        async with self._view(shadow) as (conn, view):
             topics = await _ranked_topics(conn, view, limit)
-        return TrendingTopics(view.boundary, view.data_source, view.stale, topics)
+        ref = None if profile is None else ProfileRef(profile, view.fingerprint, shadow is None)
+        return TrendingTopics(view.boundary, view.data_source, view.stale, topics, ref)
+
+    @property
+    def profile_names(self) -> tuple[str, ...]:
+        """The profiles a list can be ranked by: the active one first, then the shadows."""
+        return tuple(p.name for p in self._profiles.computed)
+
+    def _shadow(self, profile: str | None) -> str | None:
+        """The shadow profile asked for; None for the active one. An unknown name is a 400."""
+        if profile is None or profile == self._profiles.active.name:
+            return None
+        if profile not in {p.name for p in self._profiles.shadows}:
+            computed = ", ".join(p.name for p in self._profiles.computed)
+            raise bad_request("unknown_profile", f"profile {profile!r} is not computed (computed: {computed})")
+        return profile
+
+    async def compare(self, at: int | None = None) -> ProfileComparisons:
+        """Every shadow profile stored with the newest snapshot (or the newest at or before `at`),
+        compared with that snapshot's active ranking."""
+        async with self._pool.transaction() as conn:
+            run = await (newest_run(conn) if at is None else run_at_or_before(conn, at))
+            if run is None:
+                raise ApiError(404, "no_snapshot",
+                               "no trending snapshot has been committed" + ("" if at is None else f" at or before {at}"))
+            compared = await stored_comparisons(conn, run)
+        return ProfileComparisons(
+            run.window_end,
+            ProfileRef(run.score_profile or "unrecorded", run.score_fingerprint, True),
+            tuple(
+                ProfileComparison(c.profile, fingerprint, c.overlap_top10, c.overlap_top50, c.kendall_tau,
+                                  c.entering_top10, c.leaving_top10)
+                for fingerprint, c in compared
+            ),
+        )
 
     async def posts(self, topic_ids: Sequence[str] | None = None, per_topic: int = DEFAULT_PER_TOPIC) -> TrendingPosts:
         """Per topic (default: the current top 10), its top `min(per_topic, posts_24h)` posts of W24."""
@@ -169,15 +217,16 @@ class TrendingReader:
         return now - run.window_end > self._stale_after_ms
 
     @asynccontextmanager
-    async def _view(self) -> AsyncIterator[tuple[aiosqlite.Connection, _View]]:
-        """A read transaction and the snapshot to answer from (see the module docstring)."""
+    async def _view(self, shadow: str | None = None) -> AsyncIterator[tuple[aiosqlite.Connection, _View]]:
+        """A read transaction and the snapshot to answer from (see the module docstring), ranked by
+        the active profile or the shadow profile `shadow`."""
         now = self._clock()
         run: Run | None = None
         if self._metrics_enabled:
             async with self._pool.transaction() as conn:
                 run = await newest_run(conn)
                 if run is not None and not self._stale(run, now):
-                    yield conn, _View(self._rankings.get(run), "metrics", False)
+                    yield conn, self._committed(run, shadow, "metrics", False)
                     return
         # The recompute reads a day of facts: do not hold a read transaction open meanwhile.
         live: LiveRanking | None
@@ -187,12 +236,31 @@ class TrendingReader:
             live = None
         async with self._pool.transaction() as conn:
             if live is not None:
-                yield conn, _View(live, "fallback", self._metrics_enabled and run is not None)
+                stale = self._metrics_enabled and run is not None
+                if shadow is None:
+                    yield conn, _View(live, "fallback", stale, self._profiles.active.fingerprint)
+                else:
+                    fingerprint = self._profiles.defined[shadow].fingerprint
+                    yield conn, _View(live.for_profile(shadow), "fallback", stale, fingerprint)
                 return
             run = await newest_run(conn)
             if run is None:
                 raise MetricsUnavailable("no trending snapshot has been committed and the app database cannot be read")
-            yield conn, _View(self._rankings.get(run), "metrics", self._stale(run, now))
+            yield conn, self._committed(run, shadow, "metrics", self._stale(run, now))
+
+    def _committed(
+        self, run: Run, shadow: str | None, source: DataSource, stale: bool
+    ) -> _View:
+        if shadow is None:
+            return _View(self._rankings.get(run), source, stale, run.score_fingerprint)
+        fingerprint = dict(run.score_shadows).get(shadow)
+        if fingerprint is None:
+            raise ApiError(
+                404, "profile_not_computed",
+                f"snapshot {run.window_end} holds no scores of profile {shadow!r} (it was added after that "
+                "snapshot, or the workers that wrote it did not all compute it)",
+            )
+        return _View(self._rankings.get(run, shadow), source, stale, fingerprint)
 
 
 async def _ranked_topics(conn: aiosqlite.Connection, view: _View, limit: int) -> tuple[TrendingTopic, ...]:
@@ -207,14 +275,30 @@ async def _ranked_topics(conn: aiosqlite.Connection, view: _View, limit: int) ->
         info = await topics_by_id(conn, [row.topic_id for row in page])
         picked.extend((row, info[row.topic_id]) for row in page if row.topic_id in info)
     picked = picked[:limit]
-    previous = await previous_window_end(conn, view.boundary)
-    before = {} if previous is None else await scores_at(conn, previous, [row.topic_id for row, _ in picked])
+    before, reason = await _previous_scores(conn, view, [row.topic_id for row, _ in picked])
     return tuple(
-        _topic(rank, row, info, before.get(row.topic_id)) for rank, (row, info) in enumerate(picked, start=1)
+        _topic(rank, row, info, before.get(row.topic_id), reason)
+        for rank, (row, info) in enumerate(picked, start=1)
     )
 
 
-def _topic(rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float | None) -> TrendingTopic:
+async def _previous_scores(
+    conn: aiosqlite.Connection, view: _View, topic_ids: Sequence[str]
+) -> tuple[dict[str, float], ScoreChangeReason | None]:
+    """The topics' `score_24h` in the previous snapshot under the view's profile fingerprint, or why
+    there are none for any topic."""
+    previous = await previous_run(conn, view.boundary)
+    if previous is None:
+        return {}, "no_previous_snapshot"
+    found = await scores_for_fingerprint(conn, previous, view.fingerprint, topic_ids)
+    return ({}, "profile_changed") if found is None else (found, None)
+
+
+def _topic(
+    rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float | None, reason: ScoreChangeReason | None
+) -> TrendingTopic:
+    if previous_score is None and reason is None:
+        reason = "new_topic"  # the previous snapshot computed this profile, but had no row for the topic
     return TrendingTopic(
         topic_id=row.topic_id,
         name=info.name,
@@ -232,6 +316,7 @@ def _topic(rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float 
         replies=row.replies,
         bookmarks=row.bookmarks,
         participant_delta=row.participant_delta,
+        score_change_reason=None if previous_score is not None else reason,
     )
 
 
@@ -244,10 +329,18 @@ async def open_reader(settings: Settings) -> AsyncIterator[TrendingReader]:
         await reader.close()
 
 
-async def list_trending_topics(settings: Settings, limit: int = DEFAULT_LIMIT) -> TrendingTopics:
+async def list_trending_topics(
+    settings: Settings, limit: int = DEFAULT_LIMIT, profile: str | None = None
+) -> TrendingTopics:
     """The trending topics of `settings.database.path`, without an HTTP server."""
     async with open_reader(settings) as reader:
-        return await reader.topics(limit)
+        return await reader.topics(limit, profile)
+
+
+async def compare_profiles(settings: Settings, at: int | None = None) -> ProfileComparisons:
+    """The shadow profiles of the newest snapshot (or the newest at or before `at`) against the active one."""
+    async with open_reader(settings) as reader:
+        return await reader.compare(at)
 
 
 async def list_trending_posts(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import aiosqlite
 
-from api.store import Run, ranked_page
-from streams.metrics import TopicMetrics
+from api.store import Run, profile_ranked_page, ranked_page
+from streams.metrics import ProfileScore, TopicMetrics
 
 # Rows read at once: enough for the largest `limit` plus some topics missing from `topics`.
 PAGE_SIZE = 200
@@ -37,12 +38,21 @@ class RankedRows(Protocol):
 
 
 class LiveRanking:
-    """Rows computed by the fallback, sorted once and held in memory."""
+    """Rows computed by the fallback, sorted once and held in memory, with the shadow profiles' scores."""
 
-    def __init__(self, window_end: int, rows: Sequence[TopicMetrics]) -> None:
+    def __init__(self, window_end: int, rows: Sequence[TopicMetrics], shadow_rows: Sequence[ProfileScore] = ()) -> None:
         self.window_end = window_end
         self.rows = sorted(rows, key=rank_key)
         self.by_topic = {row.topic_id: row for row in self.rows}
+        self.shadow_rows = shadow_rows
+
+    def for_profile(self, profile: str) -> LiveRanking:
+        """The ranking of a shadow profile: its ranked topics, with its scores."""
+        rows = [
+            replace(self.by_topic[r.topic_id], score_24h=r.score_24h, score_6h=r.score_6h)
+            for r in self.shadow_rows if r.profile == profile and r.ranked
+        ]
+        return LiveRanking(self.window_end, rows)
 
     async def page(self, conn: aiosqlite.Connection, offset: int, count: int) -> Sequence[TopicMetrics]:
         return self.rows[offset : offset + count]
@@ -55,8 +65,9 @@ class CommittedRanking:
     comes from the same write of the snapshot.
     """
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, profile: str | None = None) -> None:
         self.window_end = run.window_end
+        self.profile = profile  # a shadow profile's ranking; None: the active one's (`topic_metrics`)
         self._rows: list[TopicMetrics] = []
         self._exhausted = False
         self._lock = asyncio.Lock()
@@ -66,7 +77,10 @@ class CommittedRanking:
         if len(self._rows) < end and not self._exhausted:
             async with self._lock:
                 while len(self._rows) < end and not self._exhausted:
-                    more = await ranked_page(conn, self.window_end, len(self._rows), PAGE_SIZE)
+                    if self.profile is None:
+                        more = await ranked_page(conn, self.window_end, len(self._rows), PAGE_SIZE)
+                    else:
+                        more = await profile_ranked_page(conn, self.window_end, self.profile, len(self._rows), PAGE_SIZE)
                     self._rows.extend(more)
                     self._exhausted = len(more) < PAGE_SIZE
         return self._rows[offset:end]
@@ -77,13 +91,13 @@ class RankingCache:
 
     def __init__(self, size: int = 4) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, int], CommittedRanking] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int, str | None], CommittedRanking] = OrderedDict()
 
-    def get(self, run: Run) -> CommittedRanking:
-        key = (run.window_end, run.finished_at)
+    def get(self, run: Run, profile: str | None = None) -> CommittedRanking:
+        key = (run.window_end, run.finished_at, profile)
         ranking = self._entries.get(key)
         if ranking is None:
-            ranking = self._entries[key] = CommittedRanking(run)
+            ranking = self._entries[key] = CommittedRanking(run, profile)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         else:

@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
@@ -30,6 +30,7 @@ from api.params import (
     MAX_PER_TOPIC,
     check_names,
     int_param,
+    time_param,
     topic_ids_param,
 )
 from api.queries import TrendingReader
@@ -43,6 +44,7 @@ log = logging.getLogger("kukuri_trending.api")
 READER: Final = web.AppKey("reader", TrendingReader)
 FEED: Final = web.AppKey("feed", SnapshotFeed)
 ANSWERS: Final = web.AppKey("answers", AnswerCache)
+DOCUMENT: Final = web.AppKey("document", bytes)
 
 _STATUS_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 # The dashboard's files and their content types; nothing else in the package is served.
@@ -78,10 +80,18 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def trending_topics(request: web.Request) -> web.Response:
-    check_names(request.query, {"limit"})
+    check_names(request.query, {"limit", "profile"})
     limit = int_param(request.query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    profile = request.query.get("profile")
     reader = request.app[READER]
-    return _json_body(await request.app[ANSWERS].answer(("topics", limit), lambda: reader.topics(limit)))
+    question = ("topics", limit) if profile is None else ("topics", limit, profile)
+    return _json_body(await request.app[ANSWERS].answer(question, lambda: reader.topics(limit, profile)))
+
+
+async def compare_profiles(request: web.Request) -> web.Response:
+    check_names(request.query, {"at"})
+    at = time_param(request.query, "at")
+    return _json((await request.app[READER].compare(at)).to_dict())
 
 
 async def trending_posts(request: web.Request) -> web.Response:
@@ -116,7 +126,17 @@ async def trending_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.Response(body=_package_file("api", "openapi.json"), content_type="application/json")
+    return web.Response(body=request.app[DOCUMENT], content_type="application/json")
+
+
+def deployment_document(profiles: Sequence[str]) -> bytes:
+    """The OpenAPI document with `profile` limited to the profiles this deployment computes (the
+    packaged file lists those of the default configuration)."""
+    document = json.loads(_package_file("api", "openapi.json"))
+    for parameter in document["paths"]["/api/trending/topics"]["get"]["parameters"]:
+        if parameter["name"] == "profile":
+            parameter["schema"]["enum"] = list(profiles)
+    return json.dumps(document, indent=2, ensure_ascii=False).encode()
 
 
 async def dashboard_file(request: web.Request) -> web.Response:
@@ -131,9 +151,11 @@ def create_app(reader: TrendingReader, feed: SnapshotFeed, answers: AnswerCache)
     app[READER] = reader
     app[FEED] = feed
     app[ANSWERS] = answers
+    app[DOCUMENT] = deployment_document(reader.profile_names)
     app.router.add_get("/api/trending/topics", trending_topics)
     app.router.add_get("/api/trending/posts", trending_posts)
     app.router.add_get("/api/trending/history", score_history)
+    app.router.add_get("/api/trending/profiles/compare", compare_profiles)
     app.router.add_get("/api/trending/stream", trending_stream)
     app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_get("/healthz", healthz)

@@ -9,21 +9,25 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from sinks.storage.profile_reads import profile_ranked_page, scores_for_fingerprint, top_topics
 from sinks.storage.reads import (
     RANK_ORDER_SQL,
     Run,
     newest_run,
+    previous_run,
     previous_window_end,
     ranked_page,
     rows_at,
+    run_at_or_before,
     run_window_ends,
     score_series,
     scores_at,
 )
 
 __all__ = [
-    "RANK_ORDER_SQL", "Run", "TopicInfo", "newest_run", "previous_window_end", "ranked_page", "rows_at",
-    "run_window_ends", "score_series", "scores_at", "topics_by_id",
+    "RANK_ORDER_SQL", "Run", "TopicInfo", "newest_run", "previous_run", "previous_window_end", "profile_ranked_page",
+    "ranked_page", "rows_at", "run_at_or_before", "run_window_ends", "score_series", "scores_at",
+    "scores_for_fingerprint", "top_topics", "topics_by_id",
 ]
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from appdb.facts import topic_facts_cte
-from config.settings import ScoreWeights
 from sinks.database import connect_reader
 from streams.metrics import (
     CONTRIBUTIONS,
@@ -31,6 +30,7 @@ from streams.metrics import (
     WindowCounts,
     build_snapshot,
 )
+from streams.scoring import Scoring, computed_profiles, scoring_windows
 from streams.windows import PANE_MS, WindowSpec, window_set
 
 _COUNTED: Final = ("posts", "replies", "boosts", "bookmarks")
@@ -119,7 +119,7 @@ class PaneActivity(NamedTuple):
 async def recompute_snapshot(
     app_db: Path,
     boundary: int,
-    weights: ScoreWeights,
+    scoring: Scoring,
     *,
     extra_windows: Mapping[str, int] | None = None,
     updated_at: int | None = None,
@@ -128,7 +128,7 @@ async def recompute_snapshot(
 
     Raises `sqlite3.Error` when the app database cannot be read (missing file, not kukuri's schema).
     """
-    windows = window_set(extra_windows)
+    windows = (*window_set(extra_windows), *scoring_windows(computed_profiles(scoring)))
     params: dict[str, object] = {"lo": boundary - max(w.span_ms for w in windows), "hi": boundary}
     for i, spec in enumerate(windows):
         params[f"start{i}"], params[f"end{i}"] = spec.bounds(boundary)
@@ -147,7 +147,7 @@ async def recompute_snapshot(
             if any(values):  # a window without a live fact of the topic has no entry
                 by_topic[row[0]] = WindowCounts(*values)
     stamp = int(time.time() * 1000) if updated_at is None else updated_at
-    return build_snapshot(boundary, counts, weights, windows=windows, updated_at=stamp)
+    return build_snapshot(boundary, counts, scoring, windows=windows, updated_at=stamp)
 
 
 async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneActivity]:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "cli.reconcile_cmd",
     "cli.backfill_cmd",
     "cli.top_cmd",
+    "cli.profiles_cmd",
     "cli.migrate_cmd",
     "cli.api_cmd",
     "cli.watch_cmd",

@@ -1,4 +1,5 @@
-"""`kukuri-trending top [--limit N] [--json]`: the current trending topics, as the read API serves them."""
+"""`kukuri-trending top [--limit N] [--profile NAME] [--json]`: the current trending topics, as the read API
+serves them."""
 
 from __future__ import annotations
 
@@ -20,9 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "top", summary="print the current trending topics",
         description="Print the current trending topics from the app database, exactly as GET"
         " /api/trending/topics serves them (live fallback numbers when the snapshot is stale).",
-        examples=["top", "top --limit 20 --json"],
+        examples=["top", "top --limit 20 --json", "top --profile rising"],
     )
     parser.add_argument("--limit", type=int_between(1, 100), default=10, help="how many topics, 1..100 (10)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="rank by this computed score profile (the active one or a shadow); default: the active one")
     parser.add_argument("--json", action="store_true", help="the /api/trending/topics body as JSON")
     parser.set_defaults(handler=run)
 
@@ -30,8 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     require_database(settings)
     try:
-        result = await list_trending_topics(settings, args.limit)
-    except (ApiError, sqlite3.Error) as exc:
+        result = await list_trending_topics(settings, args.limit, args.profile)
+    except ApiError as exc:
+        if exc.code == "unknown_profile":
+            print(f"kukuri-trending top: error: --profile: {exc}", file=sys.stderr)
+            return 2
+        print(f"kukuri-trending top: error: {DATABASE}: {settings.database.path}: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
         print(f"kukuri-trending top: error: {DATABASE}: {settings.database.path}: {exc}", file=sys.stderr)
         return 1
     if args.json:

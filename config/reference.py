@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from config.score_profiles import PROFILE_ENV
 from config.settings import ENV_OVERRIDES, Settings
 
 INTRO = """\
@@ -41,6 +42,8 @@ def _literal(value: Any) -> str:
         return f'`"{value}"`'
     if isinstance(value, dict):
         return "empty table"
+    if isinstance(value, tuple):
+        return "`[" + ", ".join(f'"{v}"' for v in value) + "]`"
     return f"`{value}`"
 
 
@@ -49,6 +52,8 @@ def _rows(cls: type, prefix: str, env: dict[str, str]) -> tuple[list[str], list[
     nested: list[tuple[str, type]] = []
     defaults = cls()
     for f in dataclasses.fields(cls):
+        if f.metadata.get("derived"):
+            continue  # computed from other settings, not set itself
         value = getattr(defaults, f.name)
         dotted = f"{prefix}.{f.name}"
         if dataclasses.is_dataclass(value):
@@ -77,6 +82,7 @@ def render() -> str:
         lines += _section(f.name, f.default_factory, env)  # type: ignore[arg-type]
     lines += ["## Environment variables", "", "| variable | setting |", "|---|---|",
               "| `KUKURI_CONFIG` | the TOML file to read (same as `--config`) |",
+              f"| `{PROFILE_ENV}` | `metrics.score_profile` |",
               *(f"| `{var}` | `{dotted}` |" for var, dotted in ENV_OVERRIDES), ""]
     return "\n".join(lines)
 

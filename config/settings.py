@@ -16,7 +16,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from config.score_profiles import ProfileSettings
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("app.toml")
 log = logging.getLogger("kukuri_trending.config")
@@ -48,7 +51,13 @@ class ScoreWeights:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    """The snapshot job: when it runs, what it keeps and how it scores."""
+    """The snapshot job: when it runs, what it keeps and how it scores.
+
+    Score profiles are defined as `[metrics.score_profiles.NAME]` tables (`formula`, the three
+    weights, `min_authors`, `author_cap`, `count_self_boosts`, and for `rising` `baseline_hours`,
+    `expected_floor`); docs/scoring.md explains them and the staged rollout. The stream cannot yet
+    apply `author_cap` or leave out self-boosts, so an active or shadow profile with either (the
+    built-in `rising` has both) is refused at start-up."""
 
     enabled: bool = setting(True, "write snapshots; false keeps the worker consuming but writes nothing")
     interval_minutes: int = setting(
@@ -63,10 +72,17 @@ class MetricsSettings:
     emit_histogram: bool = setting(False, "export `kukuri_trending_metrics_job_duration_seconds` as a histogram")
     score_profile: str = setting(
         "default",
-        "`default` scores with `[metrics.score_weights]`; any other NAME uses the weights of a "
-        "`[metrics.score_profiles.NAME]` table (keys `posts`, `unique_authors`, `boosts`)")
+        "the active score profile (docs/scoring.md): its scores fill `score_24h` / `score_6h`. The built-in "
+        "`default` (linear, `[metrics.score_weights]`) or any `[metrics.score_profiles.NAME]` table (the built-in "
+        "`rising` is refused until the stream applies author caps); `KUKURI_METRICS_SCORE_PROFILE` overrides it")
+    shadow_profiles: tuple[str, ...] = setting(
+        (), "profiles computed with every snapshot beside the active one and stored in `topic_profile_scores`, "
+            "for `profiles compare` and `?profile=NAME`; they never change `topic_metrics`")
     score_weights: ScoreWeights = field(
-        default_factory=ScoreWeights, metadata={"doc": "the default profile's weights (the active ones when loaded)"})
+        default_factory=ScoreWeights,
+        metadata={"doc": "the default profile's weights; every profile inherits the weights it does not set"})
+    profiles: ProfileSettings = field(
+        default_factory=lambda: _default_profiles(), metadata={"derived": True})
     extra_windows: Mapping[str, int] = field(
         default_factory=dict,
         metadata={"doc": "trailing windows beside 24h and 6h, name = minutes (`\"1h\" = 60`, `\"7d\" = 10080`), "
@@ -228,7 +244,7 @@ def load_settings(
     for var, dotted in ENV_OVERRIDES:
         if var in env:
             _set_dotted(raw, dotted, _EnvValue(var, env[var]))
-    return _build(raw, source)
+    return _build(raw, source, env)
 
 
 @dataclass(frozen=True)
@@ -331,6 +347,12 @@ class _Section:
             raise ConfigError(f"{name}: expected a string, got {value!r}")
         return value
 
+    def string_list(self, key: str) -> tuple[str, ...]:
+        name, value = self._get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+        return tuple(value)
+
     def table(self, key: str) -> Mapping[str, Any]:
         name, value = self._get(key, {})
         if not isinstance(value, Mapping):
@@ -383,21 +405,44 @@ def _extra_windows(table: Mapping[str, Any]) -> dict[str, int]:
     return windows
 
 
-def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
+def _default_profiles() -> ProfileSettings:
+    # Imported here: config.score_profiles builds on this module's ScoreWeights and ConfigError.
+    from config.score_profiles import load_score_profiles
+
+    return load_score_profiles({}, ScoreWeights(), {})
+
+
+def _profiles(m: _Section, weights: ScoreWeights, env: Mapping[str, str]) -> ProfileSettings:
+    """The score profiles, checked against what the stream's window state can compute."""
+    from config.score_profiles import PROFILE_ENV, WEIGHT_ENV, load_score_profiles
+    from streams.scoring import needs_author_counts
+
+    table = {
+        "score_profile": m.string("score_profile", "default"),
+        "shadow_profiles": list(m.string_list("shadow_profiles")),
+        "score_profiles": m.table("score_profiles"),
+    }
+    profile_env = {var: env[var] for var in (PROFILE_ENV, *WEIGHT_ENV.values()) if var in env}
+    profiles = load_score_profiles(table, weights, profile_env)
+    for profile in profiles.computed:
+        unsupported = needs_author_counts(profile)
+        if unsupported:
+            role = "metrics.score_profile" if profile is profiles.active else "metrics.shadow_profiles"
+            raise ConfigError(
+                f"{role}: profile {profile.name!r} sets {' and '.join(unsupported)}, which the stream cannot "
+                "compute yet (its window state keeps no per-author counts); use a profile without them"
+            )
+    return profiles
+
+
+def _build(raw: Mapping[str, Any], source: Path | None, env: Mapping[str, str]) -> Settings:
     unknown = sorted(set(raw) - {"metrics", "stream", "kafka", "database", "api", "alerts", "backoff"})
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown section")
 
     m = _section(raw, "metrics")
-    profile = m.string("score_profile", "default")
-    profiles = m.table("score_profiles")
-    default_weights = _weights(m.table("score_weights"), "metrics.score_weights")
-    if profile == "default":
-        weights = default_weights
-    elif profile in profiles:
-        weights = _weights(profiles[profile], f"metrics.score_profiles.{profile}")
-    else:
-        raise ConfigError(f"metrics.score_profile: no [metrics.score_profiles.{profile}] table")
+    weights = _weights(m.table("score_weights"), "metrics.score_weights")
+    profiles = _profiles(m, weights, env)
     interval = m.integer("interval_minutes", 5, low=5, high=1440)
     if interval % 5 or 1440 % interval:
         raise ConfigError(
@@ -411,8 +456,10 @@ def _build(raw: Mapping[str, Any], source: Path | None) -> Settings:
         prometheus_port=m.integer("prometheus_port", 0, low=0, high=65535),
         bind_host=m.string("bind_host", "127.0.0.1"),
         emit_histogram=m.boolean("emit_histogram", False),
-        score_profile=profile,
+        score_profile=profiles.active.name,
+        shadow_profiles=tuple(p.name for p in profiles.shadows),
         score_weights=weights,
+        profiles=profiles,
         extra_windows=_extra_windows(m.table("extra_windows")),
         reconcile_interval_minutes=m.integer("reconcile_interval_minutes", 60, low=0),
         # Stale after 3 intervals (15 minutes at the default 5).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal, get_args
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -22,6 +22,8 @@ from config.settings import ScoreWeights
 from sinks.storage.snapshots import RunRecord
 from sinks.storage.table_health import TopicMetricsHealth
 from streams.events import DEAD_LETTER_REASONS, KINDS, DeadLetterReason
+from streams.profile_comparison import RankingComparison
+from streams.scoring import ScoreProfile
 from streams.windows import W24
 
 # kukuri's exporter has no `<name>_created` series, and they would show up as extra metric
@@ -126,6 +128,22 @@ class JobMetrics:
             "Rows older than the TTL still in topic_metrics after the last snapshot's expiry; anything but 0 is a fault",
             registry=registry,
         )
+        self._profile_info = Gauge(
+            "kukuri_trending_score_profile_info",
+            "1 per score profile this worker computes, labelled with its fingerprint and role (active or shadow)",
+            ["profile", "fingerprint", "role"], registry=registry,
+        )
+        self._profile_overlap = Gauge(
+            "kukuri_trending_score_profile_top_overlap",
+            "Share of the top N (10 or 50) a shadow score profile has in common with the active one in the last "
+            "snapshot, 0..1",
+            ["profile", "top"], registry=registry,
+        )
+        self._profile_tau = Gauge(
+            "kukuri_trending_score_profile_kendall_tau",
+            "Kendall's tau-b between a shadow score profile's and the active top-50 lists in the last snapshot, -1..1",
+            ["profile"], registry=registry,
+        )
         self._duration = Histogram(
             f"{JOB}_duration_seconds", "Duration of trending metrics job executions in seconds",
             buckets=DURATION_BUCKETS, registry=None,
@@ -173,6 +191,24 @@ class JobMetrics:
         self._weights["posts"].set(weights.posts)
         self._weights["unique_authors"].set(weights.unique_authors)
         self._weights["boosts"].set(weights.boosts)
+
+    def set_profiles(self, computed: Sequence[ScoreProfile]) -> None:
+        """The profiles this worker computes, the active one first."""
+        self._profile_info.clear()
+        for i, profile in enumerate(computed):
+            self._profile_info.labels(profile.name, profile.fingerprint, "active" if i == 0 else "shadow").set(1)
+
+    def record_comparisons(self, comparisons: Sequence[RankingComparison]) -> None:
+        """How far each shadow's ranking is from the active one in the last snapshot; a measure with
+        nothing to compare (no ranked topic) has no series."""
+        self._profile_overlap.clear()
+        self._profile_tau.clear()
+        for c in comparisons:
+            for top, overlap in (("10", c.overlap_top10), ("50", c.overlap_top50)):
+                if overlap is not None:
+                    self._profile_overlap.labels(c.profile, top).set(overlap)
+            if c.kendall_tau is not None:
+                self._profile_tau.labels(c.profile).set(c.kendall_tau)
 
     def set_enabled(self, enabled: bool) -> None:
         """Whether the job runs here: the staleness alert ignores workers that do not run it."""

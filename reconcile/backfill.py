@@ -34,6 +34,7 @@ from sinks.storage.reads import metrics_rows
 from sinks.storage.snapshots import RunRecord, now_ms, write_snapshot
 from sinks.storage.sql import transaction
 from streams.metrics import Snapshot
+from streams.snapshot_profiles import part_profiles
 from streams.windows import MINUTE_MS, align_down
 
 BATCH_ROWS: Final = 10_000
@@ -93,7 +94,7 @@ async def backfill(
     path = settings.database.path
     with database_errors("read the app database", path):
         snapshots = await recompute_series(
-            path, boundaries, settings.metrics.score_weights,
+            path, boundaries, settings.metrics.profiles.computed,
             extra_windows=settings.metrics.extra_windows, updated_at=run_at,
         )
     applied = None
@@ -106,7 +107,8 @@ async def backfill(
             if apply and latest is not None:
                 applied = await write_snapshot(
                     conn, latest.boundary, latest.rows, source="backfill", ttl_hours=settings.metrics.ttl_hours,
-                    started_at=run_at, window_rows=latest.window_rows,
+                    started_at=run_at, window_rows=latest.window_rows, profile_rows=latest.profile_rows,
+                    profiles=part_profiles(settings.metrics.profiles.computed),
                 )
         finally:
             await conn.close()

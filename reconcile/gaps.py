@@ -53,7 +53,7 @@ async def fill_gaps(
             with database_errors("read the app database", path):
                 gaps = await boundaries_without_run(reconciler.reader, candidates)
                 snapshots = await recompute_series(
-                    path, gaps, settings.metrics.score_weights,
+                    path, gaps, settings.metrics.profiles.computed,
                     extra_windows=settings.metrics.extra_windows, updated_at=current,
                 )
         except ReconcileError:

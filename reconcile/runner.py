@@ -24,6 +24,7 @@ from sinks.migrate import apply_migrations
 from sinks.storage.reads import read_stored
 from sinks.storage.snapshots import RunRecord, now_ms, write_snapshot
 from streams.metrics import Snapshot
+from streams.snapshot_profiles import part_profiles
 from streams.windows import align_down
 
 log = logging.getLogger("kukuri_trending.reconcile")
@@ -107,7 +108,8 @@ class Reconciler:
         return await write_snapshot(
             self._writer, snapshot.boundary, snapshot.rows, source="reconcile",
             ttl_hours=self._settings.metrics.ttl_hours, history_ttl_hours=self._settings.metrics.history_ttl_hours,
-            started_at=started, window_rows=snapshot.window_rows,
+            started_at=started, window_rows=snapshot.window_rows, profile_rows=snapshot.profile_rows,
+            profiles=part_profiles(self._settings.metrics.profiles.computed),
         )
 
 
@@ -120,7 +122,7 @@ async def reconcile_boundary(settings: Settings, boundary: int, *, dry_run: bool
     try:
         with database_errors("read the app database", path):
             snapshot = await recompute_snapshot(
-                path, boundary, settings.metrics.score_weights,
+                path, boundary, settings.metrics.profiles.computed,
                 extra_windows=settings.metrics.extra_windows, updated_at=started,
             )
     except ReconcileError:

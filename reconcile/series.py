@@ -6,16 +6,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from appdb.recompute import read_pane_activity
-from config.settings import ScoreWeights
 from reconcile.panes import slide
 from streams.metrics import Snapshot, build_snapshot
+from streams.scoring import Scoring, computed_profiles, scoring_windows
 from streams.windows import window_set
 
 
 async def recompute_series(
     app_db: Path,
     boundaries: Sequence[int],
-    weights: ScoreWeights,
+    scoring: Scoring,
     *,
     extra_windows: Mapping[str, int] | None = None,
     updated_at: int,
@@ -27,14 +27,14 @@ async def recompute_series(
     """
     if not boundaries:
         return iter(())
-    windows = window_set(extra_windows)
+    windows = (*window_set(extra_windows), *scoring_windows(computed_profiles(scoring)))
     start = boundaries[0] - max(w.span_ms for w in windows)
     activity = await read_pane_activity(app_db, start, boundaries[-1])
 
     def build() -> Iterator[Snapshot]:
         for boundary, counts in slide(activity, windows, boundaries):
             yield build_snapshot(
-                boundary, counts, weights, windows=windows, updated_at=updated_at
+                boundary, counts, scoring, windows=windows, updated_at=updated_at
             )
 
     return build()

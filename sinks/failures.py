@@ -1,7 +1,8 @@
 """Sort a failed snapshot run's error into "retry it now" and "retrying will not help".
 
 `transient` errors are worth another attempt within the same run: the app holding a write lock on
-SQLite, a timeout, a broker that is restarting or electing a leader. `fatal` errors need a person
+SQLite, a timeout, a broker that is restarting or electing a leader, parts of a snapshot computed
+with different score profiles during a rolling restart. `fatal` errors need a person
 or a new release: the schema does not match (a migration is missing), the database file cannot be
 written, the configuration is wrong. A fatal error is not retried: the sink stops the worker with a
 clear log line and a non-zero exit, rather than failing the same way every five minutes.
@@ -19,6 +20,7 @@ from aiokafka import errors as kafka_errors
 
 from config.settings import ConfigError
 from sinks.database import DatabaseFileMissing
+from sinks.storage.snapshots import ProfileMismatch
 
 ErrorClass = Literal["transient", "fatal"]
 
@@ -63,6 +65,10 @@ def _own_class(exc: BaseException) -> ErrorClass | None:
         return "transient" if exc.retriable or isinstance(exc, _TRANSIENT_KAFKA) else "fatal"
     if isinstance(exc, ConfigError | PermissionError):
         return "fatal"
+    if isinstance(exc, ProfileMismatch):
+        # Clears once every worker runs the same profiles (a rolling restart): retry, then count it
+        # as a failed run, which alerts if it lasts.
+        return "transient"
     # asyncio.TimeoutError is the builtin TimeoutError since Python 3.11.
     if isinstance(exc, TimeoutError | ConnectionError):
         return "transient"

@@ -20,14 +20,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from config.settings import ScoreWeights
 from streams.events import Fact
 from streams.metrics import (
+    Snapshot,
     TopicMetrics,
     WindowMetrics,
     build_snapshot,
 )
-from streams.scoring import is_self_boost
+from streams.scoring import Scoring, is_self_boost
 from streams.self_boosts import PendingBoosts, WaitingBoost
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
@@ -400,14 +400,14 @@ class PartitionState:
             )
         return self.sliding.tallies_at(boundary)
 
-    def snapshot(self, boundary: int, weights: ScoreWeights, updated_at: int) -> PartitionSnapshot:
-        """This partition's rows for `boundary`, built by the same function as the batch's."""
+    def snapshot(self, boundary: int, scoring: Scoring, updated_at: int) -> Snapshot:
+        """This partition's rows for `boundary`, built by the same function as the batch's, with the
+        computed profiles of `scoring` (the active one first) or the default profile's weights."""
         counts = {
             name: {topic: tally.counts() for topic, tally in by_topic.items()}
             for name, by_topic in self.window_tallies(boundary).items()
         }
-        built = build_snapshot(boundary, counts, weights, windows=self.windows, updated_at=updated_at)
-        return PartitionSnapshot(built.rows, built.window_rows)
+        return build_snapshot(boundary, counts, scoring, windows=self.windows, updated_at=updated_at)
 
     @property
     def active_topics(self) -> int:

@@ -7,11 +7,21 @@ into rows with these functions, so the three cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Final
 
 from config.settings import ScoreWeights
 from streams.events import Kind
+from streams.scoring import (
+    ScoreProfile,
+    Scoring,
+    TopicScore,
+    computed_profiles,
+    linear_score,
+    needs_author_counts,
+    score_topic,
+    scoring_windows,
+)
 from streams.windows import W6, W24, WPREV, WindowSpec
 
 
@@ -61,24 +71,17 @@ CountsByWindow = Mapping[str, Mapping[str, WindowCounts]]
 
 COUNT_FIELDS: Final = tuple(f.name for f in fields(WindowCounts))
 # The counts `build_snapshot` reads of each standard window (every other window: all of them), so
-# a batch that computes counts may skip the rest: W6 feeds only the `_6h` columns, Wprev only
-# `participant_delta`.
+# a batch that computes counts may skip the rest: W6 feeds only the `_6h` columns, Wprev
+
+# `participant_delta`, and the rising formula its posts and boosts (as the 24 h window's baseline).
 SNAPSHOT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     W24.name: COUNT_FIELDS,
     W6.name: ("posts", "replies", "boosts", "bookmarks", "unique_authors"),
-    WPREV.name: ("participants",),
+    WPREV.name: ("posts", "boosts", "unique_authors", "participants"),
 }
 
 
-def score(posts: int, unique_authors: int, boosts: int, weights: ScoreWeights) -> float:
-    """`posts * w_posts + unique_authors * w_unique_authors + boosts * w_boosts`, in that order.
-
-    >>> score(10, 4, 5, ScoreWeights())
-    7.7
-    >>> score(1, 1, 0, ScoreWeights(posts=1.0, unique_authors=0.0, boosts=0.0))
-    1.0
-    """
-    return posts * weights.posts + unique_authors * weights.unique_authors + boosts * weights.boosts
+score = linear_score  # the default profile's score, defined beside the other formulas
 
 
 @dataclass(slots=True)
@@ -127,10 +130,11 @@ def topic_metrics(
     w24: WindowCounts,
     w6: WindowCounts,
     prev_participants: int,
-    weights: ScoreWeights,
+    scores: tuple[float, float],
     updated_at: int,
 ) -> TopicMetrics:
-    """Build the row for boundary E from the topic's W24, W6 and Wprev counts."""
+    """Build the row for boundary E from the topic's W24, W6 and Wprev counts and the active
+    profile's `(score_24h, score_6h)`."""
     start, end = W24.bounds(boundary)
     return TopicMetrics(
         topic_id=topic_id,
@@ -143,8 +147,8 @@ def topic_metrics(
         replies=w24.replies,
         bookmarks=w24.bookmarks,
         participant_delta=w24.participants - prev_participants,
-        score_24h=score(w24.posts, w24.unique_authors, w24.boosts, weights),
-        score_6h=score(w6.posts, w6.unique_authors, w6.boosts, weights),
+        score_24h=scores[0],
+        score_6h=scores[1],
         updated_at=updated_at,
         unique_authors_6h=w6.unique_authors,
         boosts_6h=w6.boosts,
@@ -194,40 +198,111 @@ def window_metrics(
     )
 
 
+@dataclass(slots=True)
+class ProfileScore:
+    """One topic's scores under one shadow profile for boundary E (`topic_profile_scores`).
+
+    `ranked` is False when the profile leaves the topic out of its list (`min_authors`); the rank
+    itself is global, so the sink computes it once every part of a snapshot is in. Not frozen, for
+    the reason given on `TopicMetrics`: a snapshot builds one per topic and shadow.
+    """
+
+    topic_id: str
+    window_end: int
+    profile: str
+    fingerprint: str
+    score_24h: float
+    score_6h: float
+    ranked: bool
+
+    def values(self) -> tuple[object, ...]:
+        return (self.topic_id, self.window_end, self.profile, self.fingerprint, self.score_24h, self.score_6h,
+                int(self.ranked))
+
+
+PROFILE_SCORE_COLUMNS: Final = tuple(f.name for f in fields(ProfileScore))
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything written for one boundary: `topic_metrics` rows and the extra windows' rows."""
+    """Everything written for one boundary: `topic_metrics` rows (the active profile's scores), the
+    extra windows' rows and the shadow profiles' scores."""
 
     boundary: int
     rows: list[TopicMetrics]  # sorted by topic_id
     window_rows: list[WindowMetrics]  # sorted by (window, topic_id)
+    profile_rows: list[ProfileScore] = field(default_factory=list)  # sorted by (profile, topic_id)
 
 
 def build_snapshot(
     boundary: int,
     counts: CountsByWindow,
-    weights: ScoreWeights,
+    scoring: Scoring,
     *,
     windows: Sequence[WindowSpec],
     updated_at: int,
 ) -> Snapshot:
     """Boundary E's rows from per-window, per-topic counts; a topic is in the snapshot iff live in W24.
 
-    Every window of `windows` other than W24, W6 and Wprev is an extra window (topic_window_metrics).
+    `scoring`: the computed profiles, the active one first (its scores fill `score_24h` /
+    `score_6h`; the others become `profile_rows`), or the default profile's weights. The counts are
+    uncapped, so a profile with an author cap or without self-boosts cannot be scored from them
+    (`ValueError`; the configuration refuses such profiles). Every window of `windows` other than
+    W24, W6, Wprev and the profiles' baselines is an extra window (topic_window_metrics).
     The stream (per partition) and the batch (reconcile, backfill, fallback) both build rows here.
     """
+    profiles = computed_profiles(scoring)
+    for profile in profiles:
+        unsupported = needs_author_counts(profile)
+        if unsupported:
+            raise ValueError(f"profile {profile.name}: {', '.join(unsupported)} needs per-author counts,"
+                             " which window counts do not keep")
+    active = profiles[0]
     w24, w6, prev = counts.get(W24.name, {}), counts.get(W6.name, {}), counts.get(WPREV.name, {})
+    topics = sorted(t for t, c in w24.items() if not c.empty)
+    active_scores = _scores(active, counts, topics)
     rows = [
         topic_metrics(
             topic, boundary, w24[topic], w6.get(topic, EMPTY), prev.get(topic, EMPTY).participants,
-            weights, updated_at,
+            scores, updated_at,
         )
-        for topic in sorted(t for t, c in w24.items() if not c.empty)
+        for topic, scores in zip(topics, active_scores, strict=True)
     ]
+    scoring_only = {W24, W6, WPREV, *scoring_windows(profiles)}
+    weights = active.weights
     window_rows = [
         window_metrics(topic, spec.name, spec.bounds(boundary), c, weights, updated_at)
-        for spec in sorted((w for w in windows if w not in (W24, W6, WPREV)), key=lambda s: s.name)
+        for spec in sorted((w for w in windows if w not in scoring_only), key=lambda s: s.name)
         for topic, c in sorted(counts.get(spec.name, {}).items())
         if not c.empty
     ]
-    return Snapshot(boundary, rows, window_rows)
+    profile_rows = []
+    for shadow in sorted(profiles[1:], key=lambda p: p.name):
+        name, fingerprint = shadow.name, shadow.fingerprint  # a sha256 each: once per profile
+        profile_rows += [
+            ProfileScore(topic, boundary, name, fingerprint, s.score_24h, s.score_6h, s.ranked)
+            for topic, s in zip(topics, _topic_scores(shadow, counts, topics), strict=True)
+        ]
+    return Snapshot(boundary, rows, window_rows, profile_rows)
+
+
+def _scores(profile: ScoreProfile, counts: CountsByWindow, topics: list[str]) -> list[tuple[float, float]]:
+    """`(score_24h, score_6h)` of each topic under the active profile."""
+    if profile.formula == "linear" and profile.min_authors == 0:
+        # The default's path, kept as cheap as before profiles: no per-topic objects.
+        w24, w6, weights = counts.get(W24.name, {}), counts.get(W6.name, {}), profile.weights
+        out = []
+        for topic in topics:
+            a, b = w24[topic], w6.get(topic, EMPTY)
+            out.append((linear_score(a.posts, a.unique_authors, a.boosts, weights),
+                        linear_score(b.posts, b.unique_authors, b.boosts, weights)))
+        return out
+    return [(s.score_24h, s.score_6h) for s in _topic_scores(profile, counts, topics)]
+
+
+def _topic_scores(profile: ScoreProfile, counts: CountsByWindow, topics: list[str]) -> list[TopicScore]:
+    missing = [need.window.name for need in profile.needs if need.window.name not in counts]
+    if missing:
+        raise ValueError(f"profile {profile.name} reads the window {missing[0]}, which these counts do not have")
+    by_need = [counts[need.window.name] for need in profile.needs]
+    return [score_topic(profile, [c.get(topic, EMPTY) for c in by_need]) for topic in topics]

@@ -2,7 +2,7 @@
 
 Pure and I/O-free. A profile is a value (`ScoreProfile`): its formula (`linear` or `rising`), its
 weights and its anti-gaming parameters. The built-in `default` profile is the linear score of
-`streams.metrics.score`, bit for bit; `rising` ranks topics by how far their activity exceeds their
+`linear_score` (`streams.metrics.score`), bit for bit; `rising` ranks topics by how far their activity exceeds their
 own baseline (docs/scoring.md has the definitions and worked examples).
 
 A profile states what it needs of the window state as `Need`s (a window, an author cap and whether
@@ -17,10 +17,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Literal, NamedTuple, Protocol, get_args
 
 from config.settings import ScoreWeights
-from streams.metrics import score as linear_score
 from streams.windows import HOUR_MS, W6, W24, WPREV, WindowSpec
 
 Formula = Literal["linear", "rising"]
@@ -33,6 +32,18 @@ SCORING_VERSION: Final = 1
 # A boost is a self-boost only if its target was created at most this long before it (see
 # `is_self_boost`). Bounded so the stream still holds the target whenever the boost is scored.
 SELF_BOOST_HORIZON_MS: Final = 24 * HOUR_MS
+
+
+def linear_score(posts: int, unique_authors: int, boosts: int, weights: ScoreWeights) -> float:
+    """`posts * w_posts + unique_authors * w_unique_authors + boosts * w_boosts`, in that order: the
+    default score (`streams.metrics.score` is this function).
+
+    >>> linear_score(10, 4, 5, ScoreWeights())
+    7.7
+    >>> linear_score(1, 1, 0, ScoreWeights(posts=1.0, unique_authors=0.0, boosts=0.0))
+    1.0
+    """
+    return posts * weights.posts + unique_authors * weights.unique_authors + boosts * weights.boosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +158,18 @@ class Need:
     count_self_boosts: bool
 
 
+class WindowInputs(Protocol):
+    """What a formula reads of one topic in one window: `ScoreInputs`, or the stream's uncapped
+    `streams.metrics.WindowCounts` for a need without a cap that counts self-boosts."""
+
+    @property
+    def posts(self) -> int: ...
+    @property
+    def boosts(self) -> int: ...
+    @property
+    def unique_authors(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreInputs:
     """One topic in one window for one `Need`. `posts` (posts and replies) and `boosts` are summed
@@ -161,8 +184,9 @@ class ScoreInputs:
 NO_INPUTS: Final = ScoreInputs()
 
 
-@dataclass(frozen=True, slots=True)
-class TopicScore:
+class TopicScore(NamedTuple):
+    """One topic's scores under one profile (a tuple: a snapshot builds one per topic and profile)."""
+
     score_24h: float
     score_6h: float
     ranked: bool
@@ -195,7 +219,42 @@ def builtin_profiles(weights: ScoreWeights) -> dict[str, ScoreProfile]:
     return {p.name: replace(p, weights=weights) for p in (DEFAULT, RISING)}
 
 
-def score_topic(profile: ScoreProfile, inputs: Sequence[ScoreInputs]) -> TopicScore:
+# What a snapshot is scored with: the profiles it computes, the active one first, or just weights
+# (the built-in `default` profile with those weights).
+Scoring = ScoreWeights | Sequence[ScoreProfile]
+
+
+def computed_profiles(scoring: Scoring) -> tuple[ScoreProfile, ...]:
+    """The profiles of `scoring`, the active one first.
+
+    >>> [p.name for p in computed_profiles(ScoreWeights())]
+    ['default']
+    """
+    if isinstance(scoring, ScoreWeights):
+        return (replace(DEFAULT, weights=scoring),)
+    if not scoring:
+        raise ValueError("a snapshot computes at least its active profile")
+    return tuple(scoring)
+
+
+def needs_author_counts(profile: ScoreProfile) -> tuple[str, ...]:
+    """The parameters of `profile` that need per-author counts or the self-boost rule.
+
+    The stream's window state keeps uncapped counts only (docs/scoring.md, "What the stream keeps"),
+    so it cannot compute a profile with any of these, and the configuration refuses it.
+
+    >>> needs_author_counts(DEFAULT), needs_author_counts(RISING)
+    ((), ('author_cap', 'count_self_boosts'))
+    """
+    found = []
+    if profile.author_cap is not None:
+        found.append("author_cap")
+    if not profile.count_self_boosts:
+        found.append("count_self_boosts")
+    return tuple(found)
+
+
+def score_topic(profile: ScoreProfile, inputs: Sequence[WindowInputs]) -> TopicScore:
     """Score one topic from its inputs, one per `profile.needs`, in that order (`NO_INPUTS` where
     the topic had nothing).
 
@@ -214,13 +273,13 @@ def score_topic(profile: ScoreProfile, inputs: Sequence[ScoreInputs]) -> TopicSc
     return TopicScore(s24, s6, x24.unique_authors >= profile.min_authors)
 
 
-def _linear(profile: ScoreProfile, x: ScoreInputs) -> float:
+def _linear(profile: ScoreProfile, x: WindowInputs) -> float:
     if x.unique_authors < profile.min_authors:
         return 0.0
     return linear_score(x.posts, x.unique_authors, x.boosts, profile.weights)
 
 
-def activity(x: ScoreInputs, weights: ScoreWeights) -> float:
+def activity(x: WindowInputs, weights: ScoreWeights) -> float:
     """`posts * w_posts + boosts * w_boosts`: what the rising formula compares over time.
 
     Distinct authors are left out: they do not add up over time (ten people posting all day are ten
@@ -230,7 +289,7 @@ def activity(x: ScoreInputs, weights: ScoreWeights) -> float:
 
 
 def _rising(
-    profile: ScoreProfile, params: RisingParameters, observed: ScoreInputs, baseline: ScoreInputs, observed_hours: int
+    profile: ScoreProfile, params: RisingParameters, observed: WindowInputs, baseline: WindowInputs, observed_hours: int
 ) -> float:
     """`(O - X')^2 / X'` when `O > X'`, else 0, with `X' = max(X, expected_floor)` (docs/scoring.md)."""
     if observed.unique_authors < profile.min_authors:
@@ -295,6 +354,19 @@ def scoring_windows(profiles: Iterable[ScoreProfile]) -> tuple[WindowSpec, ...]:
             if need.window not in (W24, W6, WPREV):
                 seen.setdefault(need.window.name, need.window)
     return tuple(seen[name] for name in sorted(seen))
+
+
+def missing_windows(profiles: Iterable[ScoreProfile], kept: Iterable[WindowSpec]) -> list[tuple[str, str]]:
+    """`(profile, window)` for every window a profile reads that `kept` (a window state's windows) lacks.
+
+    >>> missing_windows([DEFAULT], (W24, W6, WPREV))
+    []
+    >>> surging = ScoreProfile("surging", "rising", rising=RisingParameters())
+    >>> missing_windows([surging], (W24, W6, WPREV))
+    [('surging', '6h_baseline_24h')]
+    """
+    have = set(kept)
+    return [(p.name, n.window.name) for p in profiles for n in p.needs if n.window not in have]
 
 
 def tracked_caps(profiles: Iterable[ScoreProfile], window: WindowSpec | None = None) -> tuple[int, ...]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from streams.scoring import ScoreProfile
+
 
 @dataclass(frozen=True, slots=True)
 class PartProfiles:
@@ -21,6 +23,16 @@ class PartProfiles:
 
     active: str
     fingerprints: Mapping[str, str]  # profile name -> fingerprint, the active one included
+
+
+def part_profiles(computed: Sequence[ScoreProfile]) -> PartProfiles:
+    """What a snapshot computed with these profiles (the active one first) records.
+
+    >>> from streams.scoring import DEFAULT
+    >>> part_profiles([DEFAULT])
+    PartProfiles(active='default', fingerprints={'default': '8003496d9aa17b3f'})
+    """
+    return PartProfiles(computed[0].name, {p.name: p.fingerprint for p in computed})
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from config.settings import ScoreWeights
-from streams.aggregation import PartitionSnapshot, PartitionState
+from streams.aggregation import PartitionState
+from streams.metrics import Snapshot
+from streams.scoring import Scoring
 from streams.state_store import StateStore
 from streams.windows import WindowSpec
 
@@ -94,10 +95,12 @@ class StreamState:
             state.advance(boundary)
 
     def snapshot(
-        self, boundary: int, weights: ScoreWeights, updated_at: int, partitions: Iterable[int] | None = None
-    ) -> dict[int, PartitionSnapshot]:
+        self, boundary: int, scoring: Scoring, updated_at: int, partitions: Iterable[int] | None = None
+    ) -> dict[int, Snapshot]:
+        """Each partition's part of `boundary`, scored with `scoring` (the computed profiles, the
+        active one first, or the default profile's weights)."""
         chosen = self.partitions if partitions is None else {p: self.partitions[p] for p in partitions}
-        return {p: s.snapshot(boundary, weights, updated_at) for p, s in chosen.items()}
+        return {p: s.snapshot(boundary, scoring, updated_at) for p, s in chosen.items()}
 
     @property
     def active_topics(self) -> int:

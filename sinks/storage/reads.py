@@ -8,6 +8,7 @@ that may meet it return "nothing" instead of failing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ class Run:
     window_end: int
     finished_at: int
     source: str
+    score_profile: str | None = None  # the active profile and its fingerprint; None for runs before profiles
+    score_fingerprint: str | None = None
+    score_shadows: tuple[tuple[str, str], ...] = ()  # (shadow name, fingerprint) stored with it, by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +58,44 @@ async def _first_row(conn: aiosqlite.Connection, sql: str, params: tuple[object,
 
 
 async def newest_run(conn: aiosqlite.Connection) -> Run | None:
-    row = await _first_row(conn, "SELECT window_end, finished_at, source FROM trending_runs ORDER BY window_end DESC LIMIT 1")
-    return None if row is None else Run(*row)
+    return await _run(conn, "ORDER BY window_end DESC LIMIT 1", ())
+
+
+async def previous_run(conn: aiosqlite.Connection, before: int) -> Run | None:
+    """The newest committed run before boundary `before` (for `score_change`)."""
+    return await _run(conn, "WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,))
+
+
+async def run_at_or_before(conn: aiosqlite.Connection, at: int) -> Run | None:
+    """The newest committed run whose boundary is at or before `at`."""
+    return await _run(conn, "WHERE window_end <= ? ORDER BY window_end DESC LIMIT 1", (at,))
 
 
 async def previous_window_end(conn: aiosqlite.Connection, before: int) -> int | None:
-    """The boundary of the newest committed snapshot before `before` (for `score_change`)."""
-    row = await _first_row(
-        conn, "SELECT window_end FROM trending_runs WHERE window_end < ? ORDER BY window_end DESC LIMIT 1", (before,)
-    )
-    return None if row is None else int(row[0])
+    """The boundary of the newest committed snapshot before `before`."""
+    run = await previous_run(conn, before)
+    return None if run is None else run.window_end
+
+
+async def _run(conn: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> Run | None:
+    try:
+        row = await _first_row(
+            conn,
+            "SELECT window_end, finished_at, source, score_profile, score_fingerprint, score_shadows"
+            f" FROM trending_runs {where}",
+            params,
+        )
+    except sqlite3.OperationalError as exc:
+        if "no such column" not in str(exc):
+            raise
+        # A database the workers have not migrated to score profiles yet (an API upgraded first).
+        row = await _first_row(conn, f"SELECT window_end, finished_at, source FROM trending_runs {where}", params)
+        return None if row is None else Run(*row)
+    if row is None:
+        return None
+    window_end, finished_at, source, profile, fingerprint, shadows = row
+    return Run(window_end, finished_at, source, profile, fingerprint,
+               tuple(sorted(json.loads(shadows).items())) if shadows else ())
 
 
 async def last_finished_at(conn: aiosqlite.Connection) -> int | None:

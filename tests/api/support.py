@@ -27,6 +27,7 @@ from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics
 from sinks.migrate import apply_migrations
 from sinks.storage.snapshots import RunSource, now_ms, write_snapshot
 from streams.metrics import TopicMetrics
+from streams.snapshot_profiles import part_profiles
 from streams.windows import HOUR_MS, MINUTE_MS, align_down
 from tests.fixtures.app_db import add_facts  # noqa: F401 - re-exported for the API tests
 
@@ -85,7 +86,8 @@ async def commit(path: Path, window_end: int, rows: Sequence[TopicMetrics], *, s
     """Commit a snapshot the way the sink does (one transaction, recorded in trending_runs)."""
     conn = await connect_writer(path)
     try:
-        await write_snapshot(conn, window_end, rows, source=source, ttl_hours=48)
+        await write_snapshot(conn, window_end, rows, source=source, ttl_hours=48,
+                             profiles=part_profiles(Settings().metrics.profiles.computed))
     finally:
         await conn.close()
 

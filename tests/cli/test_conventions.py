@@ -86,9 +86,9 @@ async def test_top_and_watch_print_the_same_table(tmp_path: Path, capsys: pytest
     db = await build_app_db(tmp_path / "app.db", facts, topics=["t1", "t2"])
     settings = Settings(database=DatabaseSettings(path=db))
 
-    assert await top_cmd.run(argparse.Namespace(limit=10, json=True), settings) == 0
+    assert await top_cmd.run(argparse.Namespace(limit=10, json=True, profile=None), settings) == 0
     body = json.loads(capsys.readouterr().out)
-    assert await top_cmd.run(argparse.Namespace(limit=10, json=False), settings) == 0
+    assert await top_cmd.run(argparse.Namespace(limit=10, json=False, profile=None), settings) == 0
     table = capsys.readouterr().out
     watched = io.StringIO()
     watch_cmd.print_snapshot({"type": "snapshot", **body}, watched)

@@ -77,4 +77,51 @@ def test_invalid_values_name_the_setting(tmp_path: Path, environ: dict[str, str]
 def test_score_profiles(tmp_path: Path) -> None:
     config = tmp_path / "app.toml"
     config.write_text('[metrics]\nscore_profile = "boosty"\n[metrics.score_profiles.boosty]\nboosts = 1.0\n')
-    assert load_settings(config, environ={}).metrics.score_weights == ScoreWeights(0.6, 0.3, 1.0)
+    metrics = load_settings(config, environ={}).metrics
+    assert metrics.profiles.active.weights == ScoreWeights(0.6, 0.3, 1.0)
+    assert metrics.score_weights == ScoreWeights()  # the default profile's, inherited by the others
+
+
+def test_weight_overrides_reach_every_profile_that_does_not_set_the_weight(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[metrics]\nscore_profile = "boosty"\nshadow_profiles = ["default"]\n'
+                      '[metrics.score_profiles.boosty]\nboosts = 1.0\n')
+    metrics = load_settings(config, environ={"KUKURI_METRICS_WEIGHT_POSTS": "2"}).metrics
+    assert metrics.profiles.active.weights == ScoreWeights(2.0, 0.3, 1.0)
+    assert metrics.profiles.shadows[0].weights == ScoreWeights(2.0, 0.3, 0.1)
+    assert metrics.shadow_profiles == ("default",)
+    with pytest.raises(ConfigError, match=r"KUKURI_METRICS_WEIGHT_BOOSTS.*boosty"):
+        load_settings(config, environ={"KUKURI_METRICS_WEIGHT_BOOSTS": "2"})
+
+
+def test_the_active_profile_comes_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[metrics.score_profiles.surging]\nformula = "rising"\n')
+    metrics = load_settings(config, environ={"KUKURI_METRICS_SCORE_PROFILE": "surging"}).metrics
+    assert (metrics.score_profile, metrics.profiles.active.formula) == ("surging", "rising")
+    with pytest.raises(ConfigError, match=r"KUKURI_METRICS_SCORE_PROFILE.*'nope'"):
+        load_settings(config, environ={"KUKURI_METRICS_SCORE_PROFILE": "nope"})
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[metrics]\nshadow_profiles = ["rising"]\n',
+         r"metrics\.shadow_profiles: profile 'rising' sets author_cap and count_self_boosts"),
+        ('[metrics]\nscore_profile = "fair"\n[metrics.score_profiles.fair]\nauthor_cap = 3\n',
+         r"metrics\.score_profile: profile 'fair' sets author_cap, which the stream cannot compute"),
+        ('[metrics]\nshadow_profiles = ["own"]\n[metrics.score_profiles.own]\ncount_self_boosts = false\n',
+         r"profile 'own' sets count_self_boosts"),
+    ],
+)
+def test_profiles_the_stream_cannot_compute_are_refused_at_start_up(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, environ={})
+
+
+def test_defined_but_unused_profiles_with_caps_are_fine(tmp_path: Path) -> None:
+    config = tmp_path / "app.toml"
+    config.write_text('[metrics.score_profiles.fair]\nauthor_cap = 3\n')
+    assert load_settings(config, environ={}).metrics.profiles.defined["fair"].author_cap == 3

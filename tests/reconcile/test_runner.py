@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from appdb.recompute import recompute_snapshot
+from config.settings import load_settings
 from reconcile.errors import ReconcileError
 from reconcile.runner import reconcile_boundary, reconcile_latest
 from sinks.database import connect_writer
@@ -170,3 +172,25 @@ async def test_reconcile_latest_takes_the_boundary_at_or_before_now(tmp_path: Pa
 
 async def _rows(db: Path, e: int) -> list:
     return (await recompute_snapshot(db, e, settings_for(db).metrics.score_weights)).rows
+
+
+async def test_a_repair_writes_the_shadow_profiles_and_records_the_active_one(tmp_path: Path) -> None:
+    e = recent_boundary()
+    db = await build_app_db(tmp_path / "app.db", scenario(e))
+    config = tmp_path / "profiles.toml"
+    config.write_text('[metrics]\nshadow_profiles = ["boosty"]\n[metrics.score_profiles.boosty]\nboosts = 2.0\n'
+                      f'[database]\npath = "{db}"\n')
+    settings = load_settings(config, environ={})
+    expected = await recompute_snapshot(db, e, settings.metrics.profiles.computed)
+
+    result = await reconcile_boundary(settings, e)
+
+    assert result.run is not None and result.run.score_fingerprint == settings.metrics.profiles.active.fingerprint
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT topic_id, profile, score_24h, rank FROM topic_profile_scores"
+                              " WHERE window_end = ? ORDER BY rank", (e,)).fetchall()
+        (shadows,) = conn.execute("SELECT score_shadows FROM trending_runs WHERE window_end = ?", (e,)).fetchone()
+    assert [(t, p, s) for t, p, s, _ in stored] == sorted(
+        ((r.topic_id, r.profile, r.score_24h) for r in expected.profile_rows), key=lambda r: -r[2])
+    assert [rank for *_, rank in stored] == list(range(1, len(stored) + 1))
+    assert json.loads(shadows) == {"boosty": settings.metrics.profiles.defined["boosty"].fingerprint}
