@@ -337,7 +337,7 @@
   async function refreshActiveProfile(generatedAt) {
     if (!state.profiles.length) return;
     const body = await getJson(topicsUrl(1, state.profiles[0]));
-    if (!body.profile || state.feed?.generated_at !== generatedAt) return;
+    if (!body.profile?.active || state.feed?.generated_at !== generatedAt) return;
     state.activeProfile = body.profile;
     renderProfile();
   }
@@ -391,7 +391,7 @@
     const ids = state.snapshot.topics.map((t) => t.topic_id);
     if (!ids.length) return;
     const body = await getJson(`${HISTORY_PATH}?topic_ids=${ids.map(encodeURIComponent).join(",")}`);
-    if (!body.topics || state.snapshot.generated_at !== generatedAt || state.shownProfile !== null) return;
+    if (!body.topics || state.shownProfile !== null || state.snapshot?.generated_at !== generatedAt) return;
     for (const topic of body.topics) state.history.set(topic.topic_id, topic.score_24h);
     document.querySelectorAll("#topic-rows tr").forEach((row) => {
       const cell = row.querySelector(".cell-trend");
