@@ -1,20 +1,39 @@
 // kukuri-trending dashboard: renders the live feed (GET /api/trending/stream), a score sparkline per
-// topic (GET /api/trending/history) and the job's health (GET /healthz). Plain DOM, no build step;
-// every value from the API is inserted as text, never as HTML.
+// topic (GET /api/trending/history) and the job's health (GET /healthz). A viewer may rank the list
+// by any computed score profile: the active one follows the feed, another one is asked for with
+// GET /api/trending/topics?profile=NAME whenever the feed announces a new snapshot. The computed
+// profiles are the `profile` enum of the served OpenAPI document (the active one first).
+// Plain DOM, no build step; every value from the API is inserted as text, never as HTML.
 "use strict";
 
 (() => {
   const HISTORY_PATH = "/api/trending/history";
+  const TOPICS_PATH = "/api/trending/topics";
+  const OPENAPI_PATH = "/api/openapi.json";
   const HEALTH_PATH = "/healthz";
   const STREAM_PATH = "/api/trending/stream";
   const RECONNECT_MAX_MS = 10000;
   const SVG_NS = "http://www.w3.org/2000/svg";
+  // A topic ranked at most this high, and not ranked at all in the previous snapshot, is marked.
+  const TOP_N = 10;
+  // How a profile is named on its button; any other profile by its configured name.
+  const PROFILE_LABELS = { rising: "Rising" };
+  const NO_CHANGE_REASONS = {
+    no_previous_snapshot: "no earlier snapshot to compare with",
+    profile_changed: "the previous snapshot was not scored with this profile's parameters",
+  };
 
   const state = {
     limit: Number(localStorage.getItem("kukuri-trending-limit")) || 10,
     socket: null,
     reconnectDelay: 500,
-    snapshot: null,
+    feed: null, // the newest feed message: the active profile's list
+    snapshot: null, // the list on screen
+    shownProfile: null, // whose list is on screen: null for the active profile, else a profile name
+    view: null, // the profile the viewer picked: null for the active one
+    profiles: [], // the computed profiles, the active one first
+    activeProfile: null, // {name, fingerprint, active} of the active profile in the newest snapshot
+    viewRequest: 0,
     previousScores: new Map(),
     history: new Map(),
     health: null,
@@ -53,8 +72,21 @@
 
   // ---- rendering ----------------------------------------------------------------------------
 
-  function changeBadge(change) {
-    if (change === null) return el("span", "change new", "new");
+  function profileLabel(name) {
+    return PROFILE_LABELS[name] ?? name;
+  }
+
+  function changeBadge(change, reason) {
+    if (change === null && reason === "new_topic") {
+      const badge = el("span", "change new", "new");
+      badge.title = "no activity in the previous snapshot";
+      return badge;
+    }
+    if (change === null) {
+      const badge = el("span", "change none", "—");
+      badge.title = NO_CHANGE_REASONS[reason] ?? "no earlier score to compare with";
+      return badge;
+    }
     const rounded = Math.round(change * 100) / 100;
     if (rounded > 0) return el("span", "change up", `▲ +${scoreFormat.format(rounded)}`);
     if (rounded < 0) return el("span", "change down", `▼ −${scoreFormat.format(-rounded)}`);
@@ -108,6 +140,13 @@
     return td;
   }
 
+  // Exact only for topics the previous snapshot of the same profile did not rank at all: the API
+  // says so with `score_change_reason: "new_topic"`. A climb from below the top 10 is not reported
+  // by the API (it gives no previous rank), so it is not marked.
+  function enteredTopN(topic) {
+    return topic.rank <= TOP_N && topic.score_change === null && topic.score_change_reason === "new_topic";
+  }
+
   function topicRow(topic) {
     const tr = el("tr");
     tr.dataset.topicId = topic.topic_id;
@@ -117,20 +156,28 @@
     rank.append(el("span", "rank", String(topic.rank)));
 
     const name = el("td", "cell-topic");
-    name.append(el("div", "topic-name", topic.name ?? topic.topic_id));
+    const line = el("div", "topic-line");
+    line.append(el("span", "topic-name", topic.name ?? topic.topic_id));
+    if (enteredTopN(topic)) {
+      const mark = el("span", "entered", `New in top ${TOP_N}`);
+      mark.title = `not ranked in the previous snapshot of this profile, now #${topic.rank}`;
+      line.append(mark);
+    }
+    name.append(line);
     const meta = topic.description ? `${topic.topic_id} · ${topic.description}` : topic.topic_id;
     const metaNode = el("div", "topic-meta", meta);
     metaNode.title = meta;
     name.append(metaNode);
 
     const trend = el("td", "cell-trend");
-    trend.append(sparkline(state.history.get(topic.topic_id)));
+    // The history is of the active profile's score: not drawn beside another profile's ranking.
+    if (state.shownProfile === null) trend.append(sparkline(state.history.get(topic.topic_id)));
 
     const score = el("td", "col-num cell-score score", scoreFormat.format(topic.trending_score));
     score.title = `6 h score ${scoreFormat.format(topic.score_6h)}`;
 
     const change = el("td", "col-num cell-change");
-    change.append(changeBadge(topic.score_change));
+    change.append(changeBadge(topic.score_change, topic.score_change_reason));
 
     tr.append(
       rank, name, trend, score, change,
@@ -149,7 +196,10 @@
     if (!body) return;
     const rows = body.topics.map(topicRow);
     $("topic-rows").replaceChildren(...rows);
+    $("empty").textContent = "No topic has had activity in the last 24 hours.";
     $("empty").hidden = rows.length > 0;
+    $("topics").dataset.view = state.shownProfile === null ? "active" : "shadow";
+    $("topics").dataset.profile = state.shownProfile ?? "";
     // Let the highlight of changed rows fade out.
     requestAnimationFrame(() => requestAnimationFrame(() => rows.forEach((r) => r.classList.remove("changed"))));
     const end = new Date(body.generated_at);
@@ -157,6 +207,63 @@
       `24 h window ending ${dateTimeFormat.format(end)} · received ${timeSecondsFormat.format(new Date())}`;
     document.body.dataset.generatedAt = String(body.generated_at);
     document.body.dataset.updates = String(state.updates);
+    renderViewNote();
+  }
+
+  function renderProfile() {
+    const active = state.activeProfile;
+    const value = $("profile-active");
+    const note = $("profile-active-note");
+    if (!active) {
+      value.textContent = state.profiles.length ? profileLabel(state.profiles[0]) : "—";
+      value.removeAttribute("title");
+      note.textContent = "\u00a0";
+      return;
+    }
+    value.textContent = profileLabel(active.name);
+    value.title = active.fingerprint
+      ? `${active.name}, fingerprint ${active.fingerprint}`
+      : `${active.name}, fingerprint not recorded (snapshot from before score profiles)`;
+    const shadows = state.profiles.length - 1;
+    note.textContent = shadows > 0
+      ? `active · ${shadows} more computed`
+      : "active · ranks kukuri's list";
+    note.title = value.title;
+  }
+
+  function renderSwitch() {
+    const group = $("profile-switch");
+    group.hidden = state.profiles.length < 2;
+    const buttons = state.profiles.map((name, i) => {
+      const button = el("button", "profile-button", profileLabel(name));
+      button.type = "button";
+      button.dataset.profile = name;
+      const isActive = i === 0;
+      if (isActive) {
+        button.append(el("span", "profile-tag", "active"));
+        button.setAttribute("aria-label", `${profileLabel(name)}, the active profile`);
+      }
+      button.setAttribute("aria-pressed", String(isActive ? state.view === null : state.view === name));
+      button.addEventListener("click", () => selectProfile(isActive ? null : name));
+      return button;
+    });
+    group.replaceChildren(...buttons);
+  }
+
+  function renderViewNote() {
+    const note = $("view-note");
+    const shown = state.shownProfile;
+    note.hidden = shown === null;
+    if (shown === null) return;
+    const active = state.profiles[0];
+    note.textContent = `Ranked by the shadow profile ${profileLabel(shown)}, computed beside the active profile` +
+      `${active ? ` ${profileLabel(active)}` : ""}; kukuri shows the active profile's ranking.`;
+  }
+
+  function renderProblem(message) {
+    $("topic-rows").replaceChildren();
+    $("empty").textContent = message;
+    $("empty").hidden = false;
   }
 
   function renderHealth() {
@@ -210,6 +317,67 @@
     return response.json();
   }
 
+  function topicsUrl(limit, profile) {
+    return `${TOPICS_PATH}?limit=${limit}&profile=${encodeURIComponent(profile)}`;
+  }
+
+  // The computed profiles, as the served OpenAPI document lists them; none with an API without profiles.
+  async function loadProfiles() {
+    const spec = await getJson(OPENAPI_PATH);
+    const parameters = spec.paths?.[TOPICS_PATH]?.get?.parameters ?? [];
+    const parameter = parameters.find((p) => p.name === "profile");
+    state.profiles = (parameter?.schema?.enum ?? []).filter((name) => typeof name === "string");
+    if (state.view !== null && !state.profiles.includes(state.view)) state.view = null;
+    renderSwitch();
+    renderProfile();
+    if (state.feed) await refreshActiveProfile(state.feed.generated_at);
+  }
+
+  // The active profile's name and fingerprint as recorded with the snapshot on the feed.
+  async function refreshActiveProfile(generatedAt) {
+    if (!state.profiles.length) return;
+    const body = await getJson(topicsUrl(1, state.profiles[0]));
+    if (!body.profile?.active || state.feed?.generated_at !== generatedAt) return;
+    state.activeProfile = body.profile;
+    renderProfile();
+  }
+
+  // The list of the profile the viewer picked (not the active one), for the newest snapshot.
+  async function refreshView() {
+    const profile = state.view;
+    if (profile === null) return;
+    const request = ++state.viewRequest;
+    const response = await fetch(topicsUrl(state.limit, profile), { cache: "no-store" });
+    const body = await response.json();
+    if (request !== state.viewRequest || state.view !== profile) return;
+    if (response.ok) {
+      show(body, profile);
+    } else if (body.error?.code === "unknown_profile") {
+      // The API no longer computes it (restarted with another configuration).
+      state.view = null;
+      await loadProfiles();
+      if (state.feed) show(state.feed, null);
+    } else {
+      state.snapshot = null;
+      state.shownProfile = profile;
+      renderViewNote();
+      renderProblem(body.error?.message ?? `no list for profile ${profile}`);
+      document.body.dataset.viewProblem = body.error?.code ?? "error";
+    }
+  }
+
+  function selectProfile(profile) {
+    if (profile === state.view) return;
+    state.view = profile;
+    state.viewRequest += 1; // an answer still on its way is for the previous choice
+    renderSwitch();
+    if (profile === null) {
+      if (state.feed) show(state.feed, null);
+    } else {
+      refreshView().catch(() => {});
+    }
+  }
+
   async function refreshHealth() {
     try {
       state.health = await getJson(HEALTH_PATH);
@@ -223,7 +391,7 @@
     const ids = state.snapshot.topics.map((t) => t.topic_id);
     if (!ids.length) return;
     const body = await getJson(`${HISTORY_PATH}?topic_ids=${ids.map(encodeURIComponent).join(",")}`);
-    if (!body.topics || state.snapshot.generated_at !== generatedAt) return;
+    if (!body.topics || state.shownProfile !== null || state.snapshot?.generated_at !== generatedAt) return;
     for (const topic of body.topics) state.history.set(topic.topic_id, topic.score_24h);
     document.querySelectorAll("#topic-rows tr").forEach((row) => {
       const cell = row.querySelector(".cell-trend");
@@ -232,16 +400,28 @@
     document.body.dataset.historyFor = String(generatedAt);
   }
 
-  function onSnapshot(body) {
-    if (state.snapshot) {
-      state.previousScores = new Map(state.snapshot.topics.map((t) => [t.topic_id, t.trending_score]));
-    }
+  // Put a list on screen: `profile` null for the active profile's (from the feed), else that profile's.
+  function show(body, profile) {
+    const sameList = state.snapshot && state.shownProfile === profile;
+    state.previousScores = sameList
+      ? new Map(state.snapshot.topics.map((t) => [t.topic_id, t.trending_score]))
+      : new Map();
     state.snapshot = body;
+    state.shownProfile = profile;
+    delete document.body.dataset.viewProblem;
     state.updates += 1;
     renderTopics();
     renderHealth();
+    if (profile === null) refreshHistory(body.generated_at).catch(() => {});
+  }
+
+  function onSnapshot(body) {
+    const newSnapshot = state.feed?.generated_at !== body.generated_at;
+    state.feed = body;
+    if (state.view === null) show(body, null);
+    else refreshView().catch(() => {});
+    if (newSnapshot) refreshActiveProfile(body.generated_at).catch(() => {});
     refreshHealth();
-    refreshHistory(body.generated_at).catch(() => {});
   }
 
   function setConnection(kind, label) {
@@ -257,6 +437,8 @@
     socket.addEventListener("open", () => {
       state.reconnectDelay = 500;
       setConnection("live", "Live");
+      // On every (re)connection: a restarted API may compute other profiles.
+      loadProfiles().catch(() => {});
     });
     socket.addEventListener("message", (event) => {
       const body = JSON.parse(event.data);
@@ -279,6 +461,7 @@
       state.limit = Number(select.value);
       localStorage.setItem("kukuri-trending-limit", String(state.limit));
       if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ limit: state.limit }));
+      refreshView().catch(() => {});
     });
     connect();
     refreshHealth();

@@ -30,4 +30,11 @@ async def test_the_dashboard_files_are_served(tmp_path: Path) -> None:
     assert '<link rel="stylesheet" href="/dashboard.css">' in html
     assert '<script src="/dashboard.js" defer></script>' in html
     assert 'name="viewport"' in html
-    assert "/api/trending/stream" in pages["/dashboard.js"][1]
+    script = pages["/dashboard.js"][1]
+    assert "/api/trending/stream" in script
+    # The profile switch is a labelled group of toggle buttons, filled from the served OpenAPI document.
+    assert 'id="profile-switch" role="group" aria-label="Rank by score profile"' in html
+    assert "aria-pressed" in script and "/api/openapi.json" in script
+    # API strings only ever become text: no HTML is parsed from script.
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser"):
+        assert sink not in script, sink

@@ -2,7 +2,8 @@
 
 Checks that the page shows what the API says, that a newly committed snapshot appears without a
 reload, that stale data raises the banner and that live numbers with the snapshot job disabled do
-not; saves screenshots to test-artifacts/ (desktop and phone width). Needs Debian's `chromium` and `chromium-driver` packages and the `selenium` wheel.
+not, and that a viewer can rank the list by each computed score profile, with the topics new to
+the top 10 marked; saves screenshots to test-artifacts/ (desktop and phone width). Needs Debian's `chromium` and `chromium-driver` packages and the `selenium` wheel.
 """
 
 from __future__ import annotations
@@ -10,17 +11,28 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from config.settings import Settings, load_settings
+from sinks.database import connect_writer
+from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
+from streams.metrics import CountsByWindow, WindowCounts, build_snapshot
+from streams.snapshot_profiles import part_profiles
+from streams.windows import W6, W24, WPREV, window_set
 from tests.api.support import REPO, add_facts, api_process, boundary, commit, create_db, execute, row
 
 if TYPE_CHECKING:
@@ -91,7 +103,8 @@ def rendered_rows(driver: WebDriver) -> list[dict[str, str]]:
             score: tr.querySelector('.score').textContent,
             change: tr.querySelector('.change').textContent,
             posts_24h: tr.querySelectorAll('.cell-stat')[0].lastChild.textContent,
-            spark_points: tr.querySelector('.spark .line').getAttribute('d').split(/[ML]/).length - 1,
+            entered: tr.querySelector('.entered')?.textContent ?? null,
+            spark_points: (tr.querySelector('.spark .line')?.getAttribute('d').split(/[ML]/).length ?? 1) - 1,
         }));
     """)
 
@@ -110,10 +123,10 @@ def shown_numbers(driver: WebDriver) -> str:
     """)
 
 
-def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str]]:
-    def change(value: float | None) -> str:
+def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str | None]]:
+    def change(value: float | None, reason: str | None) -> str:
         if value is None:
-            return "new"
+            return "new" if reason == "new_topic" else "—"
         if round(value, 2) > 0:
             return f"▲ +{value:.2f}"
         if round(value, 2) < 0:
@@ -122,7 +135,9 @@ def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str]]:
 
     return [
         {"topic_id": t["topic_id"], "rank": str(t["rank"]), "name": t["name"], "score": f"{t['trending_score']:.2f}",
-         "change": change(t["score_change"]), "posts_24h": str(t["posts_24h"])}
+         "change": change(t["score_change"], t["score_change_reason"]), "posts_24h": str(t["posts_24h"]),
+         # Not ranked at all in the previous snapshot of this profile, and now in its top 10.
+         "entered": "New in top 10" if t["rank"] <= 10 and t["score_change_reason"] == "new_topic" else None}
         for t in api_body["topics"]
     ]
 
@@ -239,3 +254,158 @@ def test_disabled_snapshots_show_live_numbers_without_the_banner(browser: WebDri
         assert not browser.find_element("id", "stale-banner").is_displayed()
         assert browser.find_element("id", "health-status").text == "Disabled"
         save_screenshots(browser, "dashboard-disabled")
+
+
+# ---- score profiles -------------------------------------------------------------------------------
+
+# The shadow profile of the profile test: boosts count ten times more than under the default.
+PROFILES_CONFIG = """\
+[metrics]
+shadow_profiles = ["boosty"]
+
+[metrics.score_profiles.boosty]
+posts = 0.1
+boosts = 1.0
+"""
+OLD_TOPICS = [t for t in NAMES if t not in ("ml", "travel")]
+
+
+def activity(newest: bool, extra_boosts: int = 0) -> dict[str, tuple[int, int, int]]:
+    """(posts, unique authors, boosts) per topic in the 24 h window. The default profile ranks the
+    old topics by posts, the boosty one by boosts, in reverse. The newest snapshot adds "ml" (many
+    posts: 1st by default, 11th by boosty) and "travel" (many boosts: 12th by default, 1st by boosty),
+    which the previous snapshot did not rank at all."""
+    counts = {t: (30 - 2 * i, 3, 2 * i) for i, t in enumerate(OLD_TOPICS)}
+    if newest:
+        counts |= {"ml": (40, 3, 0), "travel": (1, 3, 25)}
+    return {t: (posts, authors, boosts + extra_boosts) for t, (posts, authors, boosts) in counts.items()}
+
+
+async def commit_profiles(settings: Settings, e: int, counts: dict[str, tuple[int, int, int]]) -> None:
+    """A snapshot scored by the real code for every computed profile, written the way the sink does."""
+    by_window: CountsByWindow = {W24.name: {}, W6.name: {}, WPREV.name: {}}
+    for topic, (posts, authors, boosts) in counts.items():
+        by_window[W24.name][topic] = WindowCounts(posts, 0, boosts, 0, authors, authors)  # type: ignore[index]
+    computed = settings.metrics.profiles.computed
+    snap = build_snapshot(e, by_window, computed, windows=window_set(), updated_at=e)
+    conn = await connect_writer(settings.database.path)
+    try:
+        await write_snapshot(conn, e, snap.rows, source="stream", ttl_hours=48, profile_rows=snap.profile_rows,
+                             profiles=part_profiles(computed))
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def api_with_config(db: Path, config: Path) -> Iterator[str]:
+    """`kukuri-trending --config CONFIG api --port 0`, like `api_process` (which cannot pass a config)."""
+    env = {**os.environ, "KUKURI_DATABASE_PATH": str(db)}
+    env.pop("KUKURI_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "--config", str(config), "--log-format", "json", "api", "--port", "0"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert "serving " in line, f"api did not start: {line!r}"
+        yield line.split("serving ", 1)[1].split()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def profile_buttons(driver: WebDriver) -> list[tuple[str, str | None]]:
+    """Each profile button's accessible name (what a screen reader announces) and `aria-pressed`."""
+    return [(b.accessible_name, b.get_attribute("aria-pressed"))
+            for b in driver.find_elements("css selector", "#profile-switch button")]
+
+
+def marked(driver: WebDriver) -> list[str]:
+    return [r["topic_id"] for r in rendered_rows(driver) if r["entered"] is not None]
+
+
+def test_a_viewer_switches_between_computed_profiles(browser: WebDriver, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    db = tmp_path / "kukuri.db"
+    config = tmp_path / "app.toml"
+    config.write_text(PROFILES_CONFIG)
+    settings = load_settings(config, environ={"KUKURI_DATABASE_PATH": str(db)})
+    previous, e = boundary(5), boundary()
+
+    async def seed() -> None:
+        await create_db(db, list(NAMES))
+        await commit_profiles(settings, previous, activity(newest=False))
+        await commit_profiles(settings, e, activity(newest=True))
+
+    run(seed())
+    default_fingerprint = settings.metrics.profiles.active.fingerprint
+    with api_with_config(db, config) as url:
+        browser.get(url + "/")
+        Select(browser.find_element("id", "limit")).select_by_value("25")
+        wait_for(browser, "return document.querySelectorAll('#topic-rows tr').length === 12")
+        wait_for(browser, f"return document.body.dataset.historyFor === '{e}'")
+
+        # The active profile is named, its fingerprint in the tooltip; both computed profiles can be picked.
+        shown_profile = browser.find_element("id", "profile-active")
+        wait_for(browser, "return document.getElementById('profile-active').title.includes('fingerprint')")
+        assert shown_profile.text == "default"
+        assert default_fingerprint in (shown_profile.get_attribute("title") or "")
+        assert profile_buttons(browser) == [("default, the active profile", "true"), ("boosty", "false")]
+        assert not browser.find_element("id", "view-note").is_displayed()
+
+        active = get_json(f"{url}/api/trending/topics?limit=25")
+        assert rendered_rows_without_sparks(browser) == expected_rows(active)
+        assert [t["topic_id"] for t in active["topics"]][:2] == ["ml", OLD_TOPICS[0]]
+        assert [t["topic_id"] for t in active["topics"]][-1] == "travel"
+        # New to the top 10: "ml" only; "travel" is new too but 12th, every other topic was ranked before.
+        assert marked(browser) == ["ml"]
+        save_screenshots(browser, "dashboard-profiles")
+
+        # Switched with the keyboard, the list is the shadow profile's own ranking, with its own marks.
+        button = browser.find_element("css selector", "#profile-switch button[data-profile='boosty']")
+        button.send_keys(Keys.SPACE)
+        wait_for(browser, "return document.getElementById('topics').dataset.profile === 'boosty'")
+        boosty = get_json(f"{url}/api/trending/topics?limit=25&profile=boosty")
+        assert boosty["profile"]["name"] == "boosty" and boosty["profile"]["active"] is False
+        assert rendered_rows_without_sparks(browser) == expected_rows(boosty)
+        assert [t["topic_id"] for t in boosty["topics"]][:2] == ["travel", OLD_TOPICS[-1]]
+        assert marked(browser) == ["travel"]
+        assert profile_buttons(browser) == [("default, the active profile", "false"), ("boosty", "true")]
+        assert browser.find_element("id", "view-note").is_displayed()
+        assert "boosty" in browser.find_element("id", "view-note").text
+        assert browser.find_element("id", "profile-active").text == "default"  # still the active one
+        save_screenshots(browser, "dashboard-profile-shadow")
+
+        # A new snapshot refreshes the shadow view without a reload; nothing in it is new any more.
+        browser.execute_script("window.notReloaded = true")
+        nxt = e + 300_000
+        run(commit_profiles(settings, nxt, activity(newest=True, extra_boosts=5)))
+        wait_for(browser, f"return document.body.dataset.generatedAt === '{nxt}'"
+                          " && document.getElementById('topics').dataset.profile === 'boosty'", timeout=5)
+        assert browser.execute_script("return window.notReloaded") is True
+        boosty_after = get_json(f"{url}/api/trending/topics?limit=25&profile=boosty")
+        assert rendered_rows_without_sparks(browser) == expected_rows(boosty_after)
+        assert {r["change"] for r in rendered_rows(browser)} == {"▲ +5.00"}
+        assert marked(browser) == []
+
+        # A snapshot written by a worker that did not compute the shadow: the view says so, and the
+        # active profile's list is still one click away.
+        last = nxt + 300_000
+        run(commit(db, last, [row(t, last, 50.0 - i) for i, t in enumerate(NAMES)]))
+        wait_for(browser, "return document.body.dataset.viewProblem === 'profile_not_computed'", timeout=5)
+        assert rendered_rows(browser) == []
+        assert "holds no scores of profile 'boosty'" in browser.find_element("id", "empty").text
+        browser.find_element("css selector", "#profile-switch button[data-profile='default']").click()
+        wait_for(browser, "return document.getElementById('topics').dataset.profile === ''"
+                          f" && document.body.dataset.historyFor === '{last}'")
+        assert rendered_rows_without_sparks(browser) == expected_rows(get_json(f"{url}/api/trending/topics?limit=25"))
+        assert [r["topic_id"] for r in rendered_rows(browser)] == list(NAMES)
+        assert all(r["spark_points"] == 4 for r in rendered_rows(browser) if r["topic_id"] not in ("ml", "travel"))
+        assert profile_buttons(browser) == [("default, the active profile", "true"), ("boosty", "false")]
+        assert not browser.find_element("id", "view-note").is_displayed()
