@@ -30,6 +30,7 @@ from appdb.loader import load_partition_from_app_db
 from config.settings import Settings
 from observability.metrics import job_metrics, stream_metrics
 from streams.aggregation import PartitionState, boundary_for
+from streams.scoring import needs_author_counts, required_span_ms, scoring_windows
 from streams.state_store import RocksStore
 from streams.stream_state import StreamState
 from streams.windows import retention_ms, window_set
@@ -66,11 +67,16 @@ def build_worker(
     """Wire a worker against the broker at `bootstrap` (host:port list)."""
     gc.set_threshold(*GC_THRESHOLDS)
     worker_id = new_worker_id()
-    windows = window_set(settings.metrics.extra_windows)
-    retention = retention_ms(windows, settings.stream.late_grace_minutes * 60_000)
+    # The score profiles decide what the state keeps: their baseline windows, facts far enough back
+    # to classify self-boosts, and per-author boosts when one caps authors or drops self-boosts.
+    profiles = settings.metrics.profiles.computed
+    windows = (*window_set(settings.metrics.extra_windows), *scoring_windows(profiles))
+    grace_ms = settings.stream.late_grace_minutes * 60_000
+    retention = max(retention_ms(windows, grace_ms), required_span_ms(profiles) + grace_ms)
     head = boundary_for(int(time.time() * 1000), settings.interval_ms)
     store = RocksStore(settings.stream.data_dir / "rocksdb")
-    state = StreamState(store, windows, retention, head)
+    per_author = any(needs_author_counts(p) for p in profiles)
+    state = StreamState(store, windows, retention, head, per_author_boosts=per_author)
     state.check_broker_incarnation(broker_incarnation)
 
     app = faust.App(

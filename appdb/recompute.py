@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from appdb.facts import topic_facts_cte
+from appdb.profile_inputs import read_profile_inputs
 from sinks.database import connect_reader
 from streams.metrics import (
     CONTRIBUTIONS,
@@ -30,7 +31,7 @@ from streams.metrics import (
     WindowCounts,
     build_snapshot,
 )
-from streams.scoring import Scoring, computed_profiles, scoring_windows
+from streams.scoring import Scoring, computed_profiles, needs_author_counts, scoring_windows
 from streams.windows import PANE_MS, WindowSpec, window_set
 
 _COUNTED: Final = ("posts", "replies", "boosts", "bookmarks")
@@ -147,7 +148,9 @@ async def recompute_snapshot(
             if any(values):  # a window without a live fact of the topic has no entry
                 by_topic[row[0]] = WindowCounts(*values)
     stamp = int(time.time() * 1000) if updated_at is None else updated_at
-    return build_snapshot(boundary, counts, scoring, windows=windows, updated_at=stamp)
+    per_author = [p for p in computed_profiles(scoring) if needs_author_counts(p)]
+    inputs = await read_profile_inputs(app_db, boundary, per_author) if per_author else None
+    return build_snapshot(boundary, counts, scoring, windows=windows, updated_at=stamp, author_inputs=inputs)
 
 
 async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneActivity]:

@@ -1,6 +1,7 @@
 """The worker's fold alone, in process, over pre-encoded records: no broker, no event loop.
 
     python -m bench.fold_bench [--events 300000] [--topics 100000] [--batch 5000] [--repeat 3] [--profile]
+                               [--per-author-boosts]
 
 The same traffic as `bench.ingest_bench` (one post per topic, then skewed synthetic facts with
 duplicates, deletes and reordering) is encoded once, split over the partitions by key, and folded
@@ -57,10 +58,13 @@ def batches(by_partition: list[list[ConsumerRecord]], size: int) -> list[list[Co
     return out
 
 
-def fold_all(root: Path, work: list[list[ConsumerRecord]], now: int) -> tuple[float, float, int]:
+def fold_all(
+    root: Path, work: list[list[ConsumerRecord]], now: int, *, per_author_boosts: bool = False
+) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, active topics) to fold every batch into a fresh state."""
     windows = window_set()
-    state = StreamState(RocksStore(root), windows, retention_ms(windows, 10 * 60_000), boundary_for(now, INTERVAL_MS))
+    state = StreamState(RocksStore(root), windows, retention_ms(windows, 10 * 60_000), boundary_for(now, INTERVAL_MS),
+                        per_author_boosts=per_author_boosts)
     for p in range(PARTITIONS):
         partition = asyncio.run(state.load(p))
         partition.offset = 0
@@ -90,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of one fold")
+    parser.add_argument("--per-author-boosts", action="store_true",
+                        help="keep per-author boosts and classify self-boosts, as score profiles with an "
+                             "author cap or without self-boosts make the worker do")
     args = parser.parse_args(argv)
     gc.set_threshold(*GC_THRESHOLDS)  # as in the worker
     now = int(time.time() * 1000)
@@ -101,13 +108,13 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(args.repeat):
         d_wall, d_cpu = decode_all(work, now)
         with tempfile.TemporaryDirectory() as tmp:
-            f_wall, f_cpu, active = fold_all(Path(tmp), work, now)
+            f_wall, f_cpu, active = fold_all(Path(tmp), work, now, per_author_boosts=args.per_author_boosts)
         print(f"| {i + 1} | {n / d_wall:,.0f} / {n / d_cpu:,.0f} | {n / f_wall:,.0f} / {n / f_cpu:,.0f} "
               f"| {d_cpu / f_cpu:.0%} | {active:,} |")
     if args.profile:
         profiler = cProfile.Profile()
         with tempfile.TemporaryDirectory() as tmp:
-            profiler.runcall(fold_all, Path(tmp), work, now)
+            profiler.runcall(fold_all, Path(tmp), work, now, per_author_boosts=args.per_author_boosts)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 

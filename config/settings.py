@@ -55,9 +55,9 @@ class MetricsSettings:
 
     Score profiles are defined as `[metrics.score_profiles.NAME]` tables (`formula`, the three
     weights, `min_authors`, `author_cap`, `count_self_boosts`, and for `rising` `baseline_hours`,
-    `expected_floor`); docs/scoring.md explains them and the staged rollout. The stream cannot yet
-    apply `author_cap` or leave out self-boosts, so an active or shadow profile with either (the
-    built-in `rising` has both) is refused at start-up."""
+    `expected_floor`); docs/scoring.md explains them and the staged rollout. A computed profile with
+    `author_cap` or without self-boosts makes the worker keep per-author boosts and classify
+    self-boosts (and, without self-boosts, facts 24 h further back)."""
 
     enabled: bool = setting(True, "write snapshots; false keeps the worker consuming but writes nothing")
     interval_minutes: int = setting(
@@ -73,8 +73,8 @@ class MetricsSettings:
     score_profile: str = setting(
         "default",
         "the active score profile (docs/scoring.md): its scores fill `score_24h` / `score_6h`. The built-in "
-        "`default` (linear, `[metrics.score_weights]`) or any `[metrics.score_profiles.NAME]` table (the built-in "
-        "`rising` is refused until the stream applies author caps); `KUKURI_METRICS_SCORE_PROFILE` overrides it")
+        "`default` (linear, `[metrics.score_weights]`), the built-in `rising`, or any `[metrics.score_profiles.NAME]` "
+        "table; `KUKURI_METRICS_SCORE_PROFILE` overrides it")
     shadow_profiles: tuple[str, ...] = setting(
         (), "profiles computed with every snapshot beside the active one and stored in `topic_profile_scores`, "
             "for `profiles compare` and `?profile=NAME`; they never change `topic_metrics`")
@@ -413,9 +413,8 @@ def _default_profiles() -> ProfileSettings:
 
 
 def _profiles(m: _Section, weights: ScoreWeights, env: Mapping[str, str]) -> ProfileSettings:
-    """The score profiles, checked against what the stream's window state can compute."""
+    """The score profiles of the `[metrics]` table, with the environment's overrides."""
     from config.score_profiles import PROFILE_ENV, WEIGHT_ENV, load_score_profiles
-    from streams.scoring import needs_author_counts
 
     table = {
         "score_profile": m.string("score_profile", "default"),
@@ -423,16 +422,7 @@ def _profiles(m: _Section, weights: ScoreWeights, env: Mapping[str, str]) -> Pro
         "score_profiles": m.table("score_profiles"),
     }
     profile_env = {var: env[var] for var in (PROFILE_ENV, *WEIGHT_ENV.values()) if var in env}
-    profiles = load_score_profiles(table, weights, profile_env)
-    for profile in profiles.computed:
-        unsupported = needs_author_counts(profile)
-        if unsupported:
-            role = "metrics.score_profile" if profile is profiles.active else "metrics.shadow_profiles"
-            raise ConfigError(
-                f"{role}: profile {profile.name!r} sets {' and '.join(unsupported)}, which the stream cannot "
-                "compute yet (its window state keeps no per-author counts); use a profile without them"
-            )
-    return profiles
+    return load_score_profiles(table, weights, profile_env)
 
 
 def _build(raw: Mapping[str, Any], source: Path | None, env: Mapping[str, str]) -> Settings:

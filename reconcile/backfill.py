@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -61,14 +61,14 @@ def backfill_boundaries(until: int, minutes: int, interval_ms: int) -> list[int]
 
 
 async def _store_history(
-    conn: aiosqlite.Connection, snapshots: Iterator[Snapshot], total: int, run_at: int,
+    conn: aiosqlite.Connection, snapshots: AsyncIterator[Snapshot], total: int, run_at: int,
     progress: ProgressCallback | None,
 ) -> tuple[int, Snapshot | None]:
     """Write every snapshot into the history, about BATCH_ROWS rows per transaction; (rows, latest)."""
     rows = done = pending = 0
     batch: list[Snapshot] = []
     latest = None
-    for latest in snapshots:
+    async for latest in snapshots:
         batch.append(latest)
         pending += len(latest.rows)
         if pending >= BATCH_ROWS or done + len(batch) == total:

@@ -59,7 +59,7 @@ async def fill_gaps(
         except ReconcileError:
             metrics.FAILURES.inc()
             raise
-        for snapshot in snapshots:
+        async for snapshot in snapshots:  # may raise ReconcileError: per-author inputs are read as it goes
             results.append(await reconciler.settle(snapshot, dry_run=dry_run, started=now_ms()))
             if progress is not None:
                 progress(len(results), len(gaps))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
+from appdb.profile_inputs import read_profile_inputs
 from appdb.recompute import read_pane_activity
+from reconcile.errors import database_errors
 from reconcile.panes import slide
 from streams.metrics import Snapshot, build_snapshot
-from streams.scoring import Scoring, computed_profiles, scoring_windows
+from streams.scoring import Scoring, computed_profiles, needs_author_counts, scoring_windows
 from streams.windows import window_set
 
 
@@ -19,22 +21,30 @@ async def recompute_series(
     *,
     extra_windows: Mapping[str, int] | None = None,
     updated_at: int,
-) -> Iterator[Snapshot]:
+) -> AsyncIterator[Snapshot]:
     """The snapshot of each boundary (ascending), equal to `recompute_snapshot` for each of them.
 
-    The app database is read once, up front, in a single read transaction; the snapshots are then
-    built lazily, one per iteration, so a caller can write and report progress as they come.
+    The window counts of every boundary come from one read of the app database, up front; the
+    snapshots are built as they are iterated, so a caller can write and report progress as they
+    come. Profiles that need per-author counts (an author cap, or self-boosts left out) read those
+    per boundary, as each snapshot is built. Raises `sqlite3.Error` when the up-front read fails,
+    `ReconcileError` when a later one does.
     """
-    if not boundaries:
-        return iter(())
-    windows = (*window_set(extra_windows), *scoring_windows(computed_profiles(scoring)))
-    start = boundaries[0] - max(w.span_ms for w in windows)
-    activity = await read_pane_activity(app_db, start, boundaries[-1])
+    profiles = computed_profiles(scoring)
+    per_author = [p for p in profiles if needs_author_counts(p)]
+    windows = (*window_set(extra_windows), *scoring_windows(profiles))
+    activity = []
+    if boundaries:
+        activity = await read_pane_activity(app_db, boundaries[0] - max(w.span_ms for w in windows), boundaries[-1])
 
-    def build() -> Iterator[Snapshot]:
+    async def build() -> AsyncIterator[Snapshot]:
         for boundary, counts in slide(activity, windows, boundaries):
+            inputs = None
+            if per_author:
+                with database_errors("read the app database", app_db):
+                    inputs = await read_profile_inputs(app_db, boundary, per_author)
             yield build_snapshot(
-                boundary, counts, scoring, windows=windows, updated_at=updated_at
+                boundary, counts, scoring, windows=windows, updated_at=updated_at, author_inputs=inputs
             )
 
     return build()

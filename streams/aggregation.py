@@ -17,17 +17,15 @@ when no other live fact of that author remains in the window.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from streams.author_inputs import author_inputs
 from streams.events import Fact
 from streams.metrics import (
     Snapshot,
-    TopicMetrics,
-    WindowMetrics,
     build_snapshot,
 )
-from streams.scoring import Scoring, is_self_boost
+from streams.scoring import Scoring, computed_profiles, is_self_boost, needs_author_counts
 from streams.self_boosts import PendingBoosts, WaitingBoost
 from streams.sliding import SlidingWindows, Tally
 from streams.state_keys import (
@@ -65,12 +63,6 @@ Result = Literal["counted", "duplicate", "retracted", "late"]
 
 class BoundaryOutOfRange(ValueError):
     """A snapshot was asked for a boundary the window state no longer covers (use reconcile)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionSnapshot:
-    rows: list[TopicMetrics]
-    window_rows: list[WindowMetrics] = field(default_factory=list)
 
 
 class ArrivedTarget(NamedTuple):
@@ -403,11 +395,19 @@ class PartitionState:
     def snapshot(self, boundary: int, scoring: Scoring, updated_at: int) -> Snapshot:
         """This partition's rows for `boundary`, built by the same function as the batch's, with the
         computed profiles of `scoring` (the active one first) or the default profile's weights."""
+        tallies = self.window_tallies(boundary)
         counts = {
             name: {topic: tally.counts() for topic, tally in by_topic.items()}
-            for name, by_topic in self.window_tallies(boundary).items()
+            for name, by_topic in tallies.items()
         }
-        return build_snapshot(boundary, counts, scoring, windows=self.windows, updated_at=updated_at)
+        per_author = [p for p in computed_profiles(scoring) if needs_author_counts(p)]
+        inputs = None
+        if per_author:
+            topics = (t for t, tally in tallies[W24.name].items() if not tally.empty)
+            inputs = author_inputs(tallies, per_author, topics)
+        return build_snapshot(
+            boundary, counts, scoring, windows=self.windows, updated_at=updated_at, author_inputs=inputs
+        )
 
     @property
     def active_topics(self) -> int:

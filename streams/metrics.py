@@ -13,6 +13,8 @@ from typing import Final
 from config.settings import ScoreWeights
 from streams.events import Kind
 from streams.scoring import (
+    NO_INPUTS,
+    ProfileInputs,
     ScoreProfile,
     Scoring,
     TopicScore,
@@ -241,26 +243,27 @@ def build_snapshot(
     *,
     windows: Sequence[WindowSpec],
     updated_at: int,
+    author_inputs: ProfileInputs | None = None,
 ) -> Snapshot:
     """Boundary E's rows from per-window, per-topic counts; a topic is in the snapshot iff live in W24.
 
     `scoring`: the computed profiles, the active one first (its scores fill `score_24h` /
     `score_6h`; the others become `profile_rows`), or the default profile's weights. The counts are
-    uncapped, so a profile with an author cap or without self-boosts cannot be scored from them
-    (`ValueError`; the configuration refuses such profiles). Every window of `windows` other than
-    W24, W6, Wprev and the profiles' baselines is an extra window (topic_window_metrics).
+    uncapped: a profile with an author cap or without self-boosts is scored from `author_inputs`
+    instead (`ValueError` without them). Every window of `windows` other than W24, W6, Wprev and the
+    profiles' baselines is an extra window (topic_window_metrics).
     The stream (per partition) and the batch (reconcile, backfill, fallback) both build rows here.
     """
     profiles = computed_profiles(scoring)
     for profile in profiles:
         unsupported = needs_author_counts(profile)
-        if unsupported:
-            raise ValueError(f"profile {profile.name}: {', '.join(unsupported)} needs per-author counts,"
-                             " which window counts do not keep")
+        if unsupported and (author_inputs is None or profile.name not in author_inputs):
+            raise ValueError(f"profile {profile.name}: {', '.join(unsupported)} needs per-author counts"
+                             " (author_inputs), which window counts do not keep")
     active = profiles[0]
     w24, w6, prev = counts.get(W24.name, {}), counts.get(W6.name, {}), counts.get(WPREV.name, {})
     topics = sorted(t for t, c in w24.items() if not c.empty)
-    active_scores = _scores(active, counts, topics)
+    active_scores = _scores(active, counts, topics, author_inputs)
     rows = [
         topic_metrics(
             topic, boundary, w24[topic], w6.get(topic, EMPTY), prev.get(topic, EMPTY).participants,
@@ -281,14 +284,16 @@ def build_snapshot(
         name, fingerprint = shadow.name, shadow.fingerprint  # a sha256 each: once per profile
         profile_rows += [
             ProfileScore(topic, boundary, name, fingerprint, s.score_24h, s.score_6h, s.ranked)
-            for topic, s in zip(topics, _topic_scores(shadow, counts, topics), strict=True)
+            for topic, s in zip(topics, _topic_scores(shadow, counts, topics, author_inputs), strict=True)
         ]
     return Snapshot(boundary, rows, window_rows, profile_rows)
 
 
-def _scores(profile: ScoreProfile, counts: CountsByWindow, topics: list[str]) -> list[tuple[float, float]]:
+def _scores(
+    profile: ScoreProfile, counts: CountsByWindow, topics: list[str], author_inputs: ProfileInputs | None
+) -> list[tuple[float, float]]:
     """`(score_24h, score_6h)` of each topic under the active profile."""
-    if profile.formula == "linear" and profile.min_authors == 0:
+    if profile.formula == "linear" and profile.min_authors == 0 and not needs_author_counts(profile):
         # The default's path, kept as cheap as before profiles: no per-topic objects.
         w24, w6, weights = counts.get(W24.name, {}), counts.get(W6.name, {}), profile.weights
         out = []
@@ -297,10 +302,16 @@ def _scores(profile: ScoreProfile, counts: CountsByWindow, topics: list[str]) ->
             out.append((linear_score(a.posts, a.unique_authors, a.boosts, weights),
                         linear_score(b.posts, b.unique_authors, b.boosts, weights)))
         return out
-    return [(s.score_24h, s.score_6h) for s in _topic_scores(profile, counts, topics)]
+    return [(s.score_24h, s.score_6h) for s in _topic_scores(profile, counts, topics, author_inputs)]
 
 
-def _topic_scores(profile: ScoreProfile, counts: CountsByWindow, topics: list[str]) -> list[TopicScore]:
+def _topic_scores(
+    profile: ScoreProfile, counts: CountsByWindow, topics: list[str], author_inputs: ProfileInputs | None
+) -> list[TopicScore]:
+    if author_inputs is not None and profile.name in author_inputs:
+        by_topic = author_inputs[profile.name]
+        none = [NO_INPUTS] * len(profile.needs)
+        return [score_topic(profile, by_topic.get(topic, none)) for topic in topics]
     missing = [need.window.name for need in profile.needs if need.window.name not in counts]
     if missing:
         raise ValueError(f"profile {profile.name} reads the window {missing[0]}, which these counts do not have")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal, NamedTuple, Protocol, get_args
 
@@ -219,6 +219,11 @@ def builtin_profiles(weights: ScoreWeights) -> dict[str, ScoreProfile]:
     return {p.name: replace(p, weights=weights) for p in (DEFAULT, RISING)}
 
 
+ProfileInputs = Mapping[str, Mapping[str, Sequence["ScoreInputs"]]]
+"""Profile name -> topic_id -> the inputs of `score_topic`, one per `profile.needs`: what a profile
+that needs per-author counts is scored from (the stream reads them from its window tallies, the
+batch from the app database)."""
+
 # What a snapshot is scored with: the profiles it computes, the active one first, or just weights
 # (the built-in `default` profile with those weights).
 Scoring = ScoreWeights | Sequence[ScoreProfile]
@@ -240,8 +245,9 @@ def computed_profiles(scoring: Scoring) -> tuple[ScoreProfile, ...]:
 def needs_author_counts(profile: ScoreProfile) -> tuple[str, ...]:
     """The parameters of `profile` that need per-author counts or the self-boost rule.
 
-    The stream's window state keeps uncapped counts only (docs/scoring.md, "What the stream keeps"),
-    so it cannot compute a profile with any of these, and the configuration refuses it.
+    Plain window counts cannot score such a profile: the stream reads per-author inputs from its
+    window tallies (`streams.author_inputs`, with `per_author_boosts` on), the batch from the app
+    database (`appdb.profile_inputs`); docs/scoring.md, "What the stream keeps".
 
     >>> needs_author_counts(DEFAULT), needs_author_counts(RISING)
     ((), ('author_cap', 'count_self_boosts'))

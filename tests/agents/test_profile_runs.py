@@ -136,7 +136,9 @@ async def test_a_rising_profile_needs_its_baseline_window_in_the_worker_state(tm
 
 def test_a_real_worker_stores_its_shadow_profiles(trending_env: TrendingEnv) -> None:
     env = trending_env
-    env.write_config('[metrics]\nshadow_profiles = ["boosty"]\n[metrics.score_profiles.boosty]\nboosts = 2.0\n')
+    # `rising` (built in) caps authors and leaves self-boosts out: the worker keeps per-author boosts.
+    env.write_config('[metrics]\nshadow_profiles = ["boosty", "rising"]\n'
+                     '[metrics.score_profiles.boosty]\nboosts = 2.0\n')
     assert env.cli("migrate").returncode == 0
     env.start_worker()
     env.wait_for_workers()
@@ -148,10 +150,14 @@ def test_a_real_worker_stores_its_shadow_profiles(trending_env: TrendingEnv) -> 
     boosty = env.settings.metrics.profiles.defined["boosty"]
     (run,) = env.query("SELECT score_profile, score_fingerprint, score_shadows FROM trending_runs WHERE window_end = ?",
                        (E,))
-    assert run == ("default", env.settings.metrics.profiles.active.fingerprint, f'{{"boosty": "{boosty.fingerprint}"}}')
-    (stored,) = env.query("SELECT COUNT(*) FROM topic_profile_scores WHERE window_end = ? AND profile = 'boosty'", (E,))
-    assert stored == (len(env.snapshot(E)),)
+    rising = env.settings.metrics.profiles.defined["rising"]
+    assert run[:2] == ("default", env.settings.metrics.profiles.active.fingerprint)
+    assert json.loads(run[2]) == {"boosty": boosty.fingerprint, "rising": rising.fingerprint}
+    for profile in ("boosty", "rising"):
+        (stored,) = env.query(
+            "SELECT COUNT(*) FROM topic_profile_scores WHERE window_end = ? AND profile = ?", (E, profile))
+        assert stored == (len(env.snapshot(E)),)
     compared = env.cli("profiles", "compare", "--json")
     assert compared.returncode == 0, compared.stderr
-    (shadow,) = json.loads(compared.stdout)["profiles"]
-    assert shadow["profile"] == "boosty" and shadow["overlap_top10"] is not None
+    shadows = {p["profile"]: p for p in json.loads(compared.stdout)["profiles"]}
+    assert set(shadows) == {"boosty", "rising"} and shadows["boosty"]["overlap_top10"] is not None

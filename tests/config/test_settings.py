@@ -104,21 +104,21 @@ def test_the_active_profile_comes_from_the_environment(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("toml", "message"),
+    ("toml", "name", "cap", "own"),
     [
-        ('[metrics]\nshadow_profiles = ["rising"]\n',
-         r"metrics\.shadow_profiles: profile 'rising' sets author_cap and count_self_boosts"),
-        ('[metrics]\nscore_profile = "fair"\n[metrics.score_profiles.fair]\nauthor_cap = 3\n',
-         r"metrics\.score_profile: profile 'fair' sets author_cap, which the stream cannot compute"),
+        ('[metrics]\nshadow_profiles = ["rising"]\n', "rising", 5, False),
+        ('[metrics]\nscore_profile = "fair"\n[metrics.score_profiles.fair]\nauthor_cap = 3\n', "fair", 3, True),
         ('[metrics]\nshadow_profiles = ["own"]\n[metrics.score_profiles.own]\ncount_self_boosts = false\n',
-         r"profile 'own' sets count_self_boosts"),
+         "own", None, False),
     ],
 )
-def test_profiles_the_stream_cannot_compute_are_refused_at_start_up(tmp_path: Path, toml: str, message: str) -> None:
+def test_profiles_with_author_caps_or_without_self_boosts_are_computed(
+    tmp_path: Path, toml: str, name: str, cap: int | None, own: bool
+) -> None:
     config = tmp_path / "app.toml"
     config.write_text(toml)
-    with pytest.raises(ConfigError, match=message):
-        load_settings(config, environ={})
+    computed = {p.name: p for p in load_settings(config, environ={}).metrics.profiles.computed}
+    assert (computed[name].author_cap, computed[name].count_self_boosts) == (cap, own)
 
 
 def test_defined_but_unused_profiles_with_caps_are_fine(tmp_path: Path) -> None:

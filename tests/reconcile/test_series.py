@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,8 @@ from config.settings import ScoreWeights
 from reconcile.panes import slide
 from reconcile.series import recompute_series
 from streams.events import Event
-from streams.metrics import WindowCounts
+from streams.metrics import Snapshot, WindowCounts
+from streams.scoring import DEFAULT, RISING, ScoreProfile, Scoring
 from streams.windows import PANE_MS, WindowSpec
 from tests.fixtures.app_db import BOUNDARY, HOUR, as_dicts, build_app_db, expected_snapshot, fact_sets, window_dicts
 
@@ -52,7 +54,25 @@ def test_boundaries_must_be_ascending_pane_multiples() -> None:
 
 @pytest.mark.integration
 async def test_empty_series_reads_nothing(tmp_path: Path) -> None:
-    assert list(await recompute_series(tmp_path / "missing.db", [], ScoreWeights(), updated_at=0)) == []
+    assert [s async for s in await recompute_series(tmp_path / "missing.db", [], ScoreWeights(), updated_at=0)] == []
+
+
+async def collect(db: Path, boundaries: list[int], scoring: Scoring, **kwargs: Any) -> list[Snapshot]:
+    return [s async for s in await recompute_series(db, boundaries, scoring, **kwargs)]
+
+
+@pytest.mark.integration
+async def test_profiles_with_author_caps_read_their_inputs_per_boundary(tmp_path: Path) -> None:
+    """The built-in rising profile (author cap, no self-boosts) and a capped shadow over a series."""
+    from bench.reconcile_bench import generate_events, shape_for
+
+    profiles = (RISING, DEFAULT, ScoreProfile("capped", author_cap=1))
+    events = list(generate_events(shape_for(300, span_hours=80), seed=5, end=BOUNDARY))
+    db = await build_app_db(tmp_path / "app.db", events, migrated=False)
+    boundaries = [BOUNDARY - k * PANE_MS for k in (300, 12, 1, 0)]
+    series = await collect(db, boundaries, profiles, updated_at=1)
+    assert series == [await recompute_snapshot(db, b, profiles, updated_at=1) for b in boundaries]
+    assert any(r.score_24h > 0 for s in series for r in s.rows)
 
 
 def _boundaries(draw_offsets: list[int]) -> list[int]:
@@ -73,9 +93,7 @@ def test_series_equals_per_boundary_recompute_and_oracle(
     boundaries = _boundaries(offsets)
     with tempfile.TemporaryDirectory() as tmp:
         db = asyncio.run(build_app_db(Path(tmp) / "app.db", events, migrated=False))
-        series = list(asyncio.run(
-            recompute_series(db, boundaries, ScoreWeights(), extra_windows=extra, updated_at=5)
-        ))
+        series = asyncio.run(collect(db, boundaries, ScoreWeights(), extra_windows=extra, updated_at=5))
         singles = [
             asyncio.run(recompute_snapshot(db, b, ScoreWeights(), extra_windows=extra, updated_at=5))
             for b in boundaries
@@ -95,6 +113,6 @@ async def test_consecutive_boundaries_over_a_day(tmp_path: Path) -> None:
     events = list(generate_events(shape_for(3000, span_hours=72), seed=3, end=BOUNDARY))
     db = await build_app_db(tmp_path / "app.db", events, migrated=False)
     boundaries = [BOUNDARY - k * PANE_MS for k in range(287, -1, -1)]
-    series = {s.boundary: s for s in await recompute_series(db, boundaries, ScoreWeights(), updated_at=1)}
+    series = {s.boundary: s async for s in await recompute_series(db, boundaries, ScoreWeights(), updated_at=1)}
     for boundary in [*boundaries[::37], boundaries[-1]]:
         assert series[boundary] == await recompute_snapshot(db, boundary, ScoreWeights(), updated_at=1)

@@ -17,7 +17,16 @@ from config.settings import ScoreWeights
 from streams.aggregation import PartitionState
 from streams.events import Event
 from streams.metrics import CountsByWindow, WindowCounts, build_snapshot
-from streams.scoring import DEFAULT, RISING, RisingParameters, ScoreProfile, linear_score, scoring_windows
+from streams.scoring import (
+    DEFAULT,
+    RISING,
+    RisingParameters,
+    ScoreProfile,
+    linear_score,
+    needs_author_counts,
+    required_span_ms,
+    scoring_windows,
+)
 from streams.state_store import MemoryStore
 from streams.windows import W6, W24, WPREV, retention_ms, window_set
 from tests.fixtures.app_db import BOUNDARY, build_app_db
@@ -47,10 +56,19 @@ def random_events(seed: int) -> list[Event]:
     return events
 
 
-def stream_state(events: list[Event], profiles: tuple[ScoreProfile, ...]) -> PartitionState:
+def stream_state(
+    events: list[Event], profiles: tuple[ScoreProfile, ...], *, order: random.Random | None = None
+) -> PartitionState:
+    """The events folded as the worker folds them (its windows, retention and per-author boosts for
+    these profiles), in time order or shuffled by `order`."""
     windows = (*window_set(), *scoring_windows(profiles))
-    state = PartitionState(0, MemoryStore(), windows, retention_ms(windows), E)
-    for event in sorted(events, key=lambda e: e.created_at):
+    retention = max(retention_ms(windows), required_span_ms(profiles))
+    per_author = any(needs_author_counts(p) for p in profiles)
+    state = PartitionState(0, MemoryStore(), windows, retention, E, per_author_boosts=per_author)
+    arrivals = sorted(events, key=lambda e: e.created_at)
+    if order is not None:
+        order.shuffle(arrivals)
+    for event in arrivals:
         state.apply(event)
     return state
 
@@ -70,6 +88,44 @@ async def test_stream_and_batch_compute_the_same_profile_scores(tmp_path: Path, 
     # The active profile's scores are the ones in topic_metrics.
     assert any(r.score_6h > 0 for r in batch.rows)
     assert batch.window_rows == []  # a baseline window is not an extra window
+
+
+CAPPED = ScoreProfile("capped", author_cap=2, count_self_boosts=False, weights=ScoreWeights(1.0, 0.5, 1.0))
+GUARDED = (RISING, DEFAULT, CAPPED, SURGING)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("seed", [4, 5, 6])
+async def test_caps_and_self_boosts_agree_between_the_stream_and_the_batch(tmp_path: Path, seed: int) -> None:
+    """The built-in rising profile (author cap, no self-boosts, min_authors) as the active profile,
+    with a capped linear shadow: the stream, folding in any order, and the batch give the same rows."""
+    events = many_self_boosts(random_events(seed), seed)
+    db = await build_app_db(tmp_path / "kukuri.db", events)
+    batch = await recompute_snapshot(db, E, GUARDED, updated_at=0)
+    for order in (None, random.Random(seed)):
+        streamed = stream_state(events, GUARDED, order=order).snapshot(E, GUARDED, 0)
+        assert [asdict(r) for r in streamed.rows] == [asdict(r) for r in batch.rows]
+        assert streamed.profile_rows == batch.profile_rows
+    plain = await recompute_snapshot(db, E, (replace(RISING, author_cap=None, count_self_boosts=True),), updated_at=0)
+    assert [r.score_24h for r in plain.rows] != [r.score_24h for r in batch.rows], "the guards change scores"
+    open_ = replace(CAPPED, name="open", author_cap=None, count_self_boosts=True)
+    unguarded = await recompute_snapshot(db, E, (DEFAULT, open_), updated_at=0)
+    capped = {r.topic_id: r.score_24h for r in batch.profile_rows if r.profile == "capped"}
+    uncapped = {r.topic_id: r.score_24h for r in unguarded.profile_rows}
+    assert all(capped[t] <= uncapped[t] for t in capped)
+    assert any(capped[t] < uncapped[t] for t in capped), "the cap and the self-boost rule bite somewhere"
+
+
+def many_self_boosts(events: list[Event], seed: int) -> list[Event]:
+    """The events plus authors boosting their own recent posts, some before the post arrives."""
+    rng = random.Random(seed)
+    own = [e for e in events if e.kind == "post" and e.created_at >= E - 40 * 3_600_000]
+    extra = [
+        Event(f"s{i}", "boost", p.topic_id, p.author, min(p.created_at + rng.randrange(1, 20) * 60_000, E - 1),
+              p.event_id)
+        for i, p in enumerate(rng.sample(own, min(25, len(own))))
+    ]
+    return events + extra
 
 
 def test_the_default_profile_keeps_todays_scores() -> None:
