@@ -4,6 +4,9 @@ the raw aiokafka consume rate, and consume + decode + validate (`streams.events.
 
     python -m bench.ingest_bench [--events 300000] [--topics 5000,100000]
 
+Each topic count is folded twice by a fresh worker: with the default profile, and with the
+built-in `rising` profile computed as a shadow (per-author boosts and self-boost classification).
+
 Per topic count, the events are produced first: one post for every topic inside the last 24 h
 (so every topic is active), then `--events` facts of skewed synthetic traffic over the last 26 h
 (24 h and 6 h windows, ~2 % duplicates, deletes, reordering). A fresh `kukuri-trending worker`
@@ -59,7 +62,11 @@ class Result:
     seconds: float
     rss_mb: int
     active_topics: int
+    guarded: Rate  # the same backlog with the built-in rising profile as a shadow
+    guarded_rss_mb: int
 
+
+RISING_SHADOW = 'shadow_profiles = ["rising"]'
 
 def bench_events(topics: int, facts: int, now: int) -> Iterator[Event]:
     rng = random.Random(SEED)
@@ -99,8 +106,11 @@ async def consume_rate(bootstrap: str, topic: str, expect: int, decode: bool) ->
         await consumer.stop()
 
 
-def worker_rate(bootstrap: str, topic: str, root: Path, expect: int) -> tuple[Rate, float, int, int]:
-    """(rate, seconds, RSS MB, active topics) of a fresh worker folding the backlog.
+def worker_rate(
+    bootstrap: str, topic: str, root: Path, expect: int, metrics: str = ""
+) -> tuple[Rate, float, int, int]:
+    """(rate, seconds, RSS MB, active topics) of a fresh worker folding the backlog; `metrics` is
+    extra `[metrics]` configuration (score profiles).
 
     The wall-clock rate uses the worker's own log times; the CPU rate, the worker's CPU time
     between the moments this loop first sees the assignment and the catch-up (polled every 50 ms).
@@ -120,6 +130,8 @@ heartbeat_interval_seconds = 1.0
 path = "{root / 'kukuri.db'}"
 [stream]
 data_dir = "{root / 'state'}"
+[metrics]
+{metrics}
 """)
     subprocess.run([sys.executable, "-m", "cli.main", "--config", str(config), "migrate"], check=True,
                    stdout=subprocess.DEVNULL)
@@ -169,7 +181,10 @@ def run_one(broker: EmbeddedBroker, root: Path, topics: int, facts: int) -> Resu
     raw = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=False))
     decoded = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=True))
     rate, seconds, rss_mb, active = worker_rate(broker.bootstrap, topic, root / str(topics), produced)
-    return Result(topics, produced, raw, decoded, rate, seconds, rss_mb, active)
+    guarded, _, guarded_rss, _ = worker_rate(
+        broker.bootstrap, topic, root / f"{topics}-rising", produced, metrics=RISING_SHADOW
+    )
+    return Result(topics, produced, raw, decoded, rate, seconds, rss_mb, active, guarded, guarded_rss)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,6 +212,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {r.topics:,} | {r.active_topics:,} | {r.events:,} | {_rate(r.raw)} | {_rate(r.decoded)} "
               f"| {_rate(r.ingest)} | {r.ingest.wall / r.decoded.wall:.0%} / {r.ingest.cpu / r.decoded.cpu:.0%} "
               f"| {r.seconds:.1f} | {r.rss_mb} |")
+    print("\nThe same backlog, a fresh worker computing the built-in `rising` profile as a shadow (author cap,"
+          " self-boosts left out: per-author boosts kept and every boost classified; its 6 h baseline window):")
+    print("| topics | worker ingest/s | against the default worker (wall / cpu) | worker RSS MB |")
+    print("|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r.topics:,} | {_rate(r.guarded)} | {r.guarded.wall / r.ingest.wall - 1:+.0%} / "
+              f"{r.guarded.cpu / r.ingest.cpu - 1:+.0%} | {r.guarded_rss_mb} |")
 
 
 def _rate(rate: Rate) -> str:
