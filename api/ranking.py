@@ -87,9 +87,10 @@ class CommittedRanking:
 
 
 class RankingCache:
-    """The rankings of the last few committed snapshot writes."""
+    """The rankings of the last few committed snapshot writes (with the previous snapshot's, which
+    `previous_rank` reads, and a shadow profile's beside the active one's)."""
 
-    def __init__(self, size: int = 4) -> None:
+    def __init__(self, size: int = 8) -> None:
         self._size = size
         self._entries: OrderedDict[tuple[int, int, str | None], CommittedRanking] = OrderedDict()
 
