@@ -67,7 +67,7 @@ from api.store import (
 )
 from config.settings import Settings
 from sinks.storage.profile_reads import stored_comparisons
-from sinks.storage.rank_reads import listed_rank
+from sinks.storage.rank_reads import listed_ranks
 from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
 from streams.windows import MINUTE_MS, align_down
@@ -322,15 +322,15 @@ async def _listed_ranks(
     conn: aiosqlite.Connection, ranking: CommittedRanking, topic_ids: Collection[str]
 ) -> dict[str, int]:
     """The ranks of these topics in a committed ranking, counted as `rank` is: the first page of the
-    ranking holds almost every one asked for; a topic further down is counted by its own index range."""
+    ranking (cached with it) holds almost every one asked for; the rest are numbered in one walk down
+    to the deepest of them."""
     page = await ranking.page(conn, 0, PAGE_SIZE)
     info = await topics_by_id(conn, [row.topic_id for row in page])
     listed = (row.topic_id for row in page if row.topic_id in info)
     ranks = {topic: rank for rank, topic in enumerate(listed, start=1) if topic in topic_ids}
-    if len(page) == PAGE_SIZE:  # the ranking goes on past the page
-        for topic in topic_ids:
-            if topic not in ranks and (rank := await listed_rank(conn, ranking.window_end, ranking.profile, topic)):
-                ranks[topic] = rank
+    further = [topic for topic in topic_ids if topic not in ranks]
+    if further and len(page) == PAGE_SIZE:  # the ranking goes on past the page
+        ranks |= await listed_ranks(conn, ranking.window_end, ranking.profile, further)
     return ranks
 
 

@@ -1,54 +1,65 @@
-"""A topic's rank in a committed snapshot as the read API counts it, for `previous_rank`.
+"""Topics' ranks in a committed snapshot as the read API counts them, for `previous_rank`.
 
 The read API numbers a ranking's rows from 1, skipping topics that kukuri's `topics` table does not
 know. `api.queries` finds most previous ranks in the first page of the previous snapshot's ranking;
-these reads count the rank of a topic that was further down, by an index range up to its row.
+these reads number the ranking down to the deepest of the remaining topics, in one index range
+(bounded by that topic's score or stored rank), so their cost is one walk to the deepest topic
+asked for, never one walk per topic.
 
 Callers pass the connection of their read transaction, as for `sinks.storage.reads`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Final
+
 import aiosqlite
 
+from sinks.storage.reads import RANK_ORDER_SQL
 from sinks.storage.sql import scalar
 from streams.windows import W24
 
-# Rows of `topic_metrics` ordered before the row `m0` in the trending order (reads.RANK_ORDER_SQL).
-# `score_24h >= ?` bounds the scan to an index range of idx_topic_metrics_rank.
-_BEFORE_ACTIVE = f"""
-SELECT COUNT(*) FROM topic_metrics AS m0 JOIN topic_metrics AS m
-  ON m.window_end = m0.window_end AND m.score_24h >= m0.score_24h
- AND (m.score_24h > m0.score_24h OR (m.score_24h = m0.score_24h AND (m.score_6h > m0.score_6h
-      OR (m.score_6h = m0.score_6h AND (m.posts_24h > m0.posts_24h
-      OR (m.posts_24h = m0.posts_24h AND m.topic_id < m0.topic_id))))))
- WHERE m0.topic_id = ? AND m0.window_start = ? - {W24.length_ms} AND +m0.window_end = ?
-   AND EXISTS (SELECT 1 FROM topics AS t WHERE t.topic_id = m.topic_id)
-"""
-
-_BEFORE_SHADOW = """
-SELECT COUNT(*) FROM topic_profile_scores AS s0 JOIN topic_profile_scores AS s
-  ON s.window_end = s0.window_end AND s.profile = s0.profile AND s.rank < s0.rank
- WHERE s0.window_end = ? AND s0.profile = ? AND s0.topic_id = ?
-   AND EXISTS (SELECT 1 FROM topics AS t WHERE t.topic_id = s.topic_id)
-"""
-
-_RANKED_SHADOW = "SELECT rank FROM topic_profile_scores WHERE window_end = ? AND profile = ? AND topic_id = ?"
+_PRESENT: Final = "EXISTS (SELECT 1 FROM topics AS t WHERE t.topic_id = m.topic_id)"
 
 
-async def listed_rank(conn: aiosqlite.Connection, window_end: int, profile: str | None, topic_id: str) -> int | None:
-    """The 1-based rank of `topic_id` in a ranking of snapshot `window_end` (the active profile's,
-    `profile=None`, or a stored shadow's), counting only topics present in `topics`; None when the
-    ranking does not hold the topic."""
+def _marks(values: Collection[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+async def listed_ranks(
+    conn: aiosqlite.Connection, window_end: int, profile: str | None, topic_ids: Collection[str]
+) -> dict[str, int]:
+    """The 1-based ranks of these topics in a ranking of snapshot `window_end` (the active profile's,
+    `profile=None`, or a stored shadow's), counting only topics present in `topics`; a topic the
+    ranking does not hold (or that `topics` does not know) is absent from the result."""
+    if not topic_ids:
+        return {}
     if profile is None:
-        present = await scalar(
-            conn, "SELECT 1 FROM topic_metrics WHERE topic_id = ? AND window_start = ? AND +window_end = ?",
-            (topic_id, window_end - W24.length_ms, window_end))
-        if present is None:
-            return None
-        before = await scalar(conn, _BEFORE_ACTIVE, (topic_id, window_end, window_end))
+        deepest = await scalar(
+            conn,
+            f"SELECT MIN(score_24h) FROM topic_metrics WHERE window_start = ? AND +window_end = ?"
+            f" AND topic_id IN ({_marks(topic_ids)})",
+            (window_end - W24.length_ms, window_end, *topic_ids))
+        if deepest is None:
+            return {}
+        # `score_24h >= ?` keeps the walk on idx_topic_metrics_rank, down to the deepest topic asked for.
+        sql = (f"SELECT topic_id, ROW_NUMBER() OVER (ORDER BY {RANK_ORDER_SQL}) AS n FROM topic_metrics AS m"
+               f" WHERE window_end = ? AND score_24h >= ? AND {_PRESENT}")
+        params: tuple[object, ...] = (window_end, deepest)
     else:
-        if await scalar(conn, _RANKED_SHADOW, (window_end, profile, topic_id)) is None:
-            return None
-        before = await scalar(conn, _BEFORE_SHADOW, (window_end, profile, topic_id))
-    return int(before) + 1
+        deepest = await scalar(
+            conn,
+            f"SELECT MAX(rank) FROM topic_profile_scores WHERE window_end = ? AND profile = ?"
+            f" AND topic_id IN ({_marks(topic_ids)})",
+            (window_end, profile, *topic_ids))
+        if deepest is None:
+            return {}
+        sql = ("SELECT topic_id, ROW_NUMBER() OVER (ORDER BY rank) AS n FROM topic_profile_scores AS m"
+               f" WHERE window_end = ? AND profile = ? AND rank <= ? AND {_PRESENT}")
+        params = (window_end, profile, deepest)
+    async with conn.execute(
+        f"SELECT topic_id, n FROM ({sql}) WHERE topic_id IN ({_marks(topic_ids)})",
+        (*params, *topic_ids),
+    ) as cursor:
+        return {topic: int(rank) for topic, rank in await cursor.fetchall()}

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from sinks.database import connect_writer
+from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
+from streams.metrics import CountsByWindow, Snapshot, WindowCounts, build_snapshot
+from streams.snapshot_profiles import part_profiles
+from streams.windows import W6, W24, WPREV, window_set
 from tests.api.conftest import Api, serving
 from tests.api.support import add_facts, boundary, commit, create_db, row
 from tests.api.test_profiles import commit as commit_profiles
@@ -128,3 +133,41 @@ async def test_the_profiles_endpoint_lists_what_the_deployment_computes(tmp_path
         {"name": "rising", "fingerprint": defined["rising"].fingerprint, "formula": "rising", "active": False},
         {"name": "default", "fingerprint": defined["default"].fingerprint, "formula": "linear", "active": False},
     ]
+
+
+async def test_a_shadow_profiles_previous_ranks_are_counted_deep_into_its_stored_ranking(tmp_path: Path) -> None:
+    settings = write_config(tmp_path, "default", ["boosty", "strict"])
+    rng = random.Random(5)
+    topics = [f"s{i:03d}" for i in range(400)]
+    present = {t for t in topics if rng.random() > 0.1}
+    await create_db(settings.database.path, sorted(present))
+    computed = settings.metrics.profiles.computed
+
+    async def write(e: int) -> Snapshot:
+        counts: CountsByWindow = {W24.name: {}, W6.name: {}, WPREV.name: {}}
+        for topic in topics:
+            authors = rng.randint(1, 4)
+            counts[W24.name][topic] = WindowCounts(rng.randint(1, 30), 0, rng.randint(0, 30), 0, authors, authors)  # type: ignore[index]
+        snap = build_snapshot(e, counts, computed, windows=window_set(), updated_at=0)
+        conn = await connect_writer(settings.database.path)
+        try:
+            await write_snapshot(conn, e, snap.rows, source="stream", ttl_hours=48, profile_rows=snap.profile_rows,
+                                 profiles=part_profiles(computed))
+        finally:
+            await conn.close()
+        return snap
+
+    before = await write(boundary(5))
+    posts = {r.topic_id: r.posts_24h for r in before.rows}
+    await write(boundary())
+    async with serving(settings) as api:
+        for profile in ("boosty", "strict"):
+            body = await api.get("/api/trending/topics", f"limit=100&profile={profile}")
+            stored = sorted(
+                (r for r in before.profile_rows if r.profile == profile and r.ranked and r.topic_id in present),
+                key=lambda r: (-r.score_24h, -r.score_6h, -posts[r.topic_id], r.topic_id))
+            was = {r.topic_id: rank for rank, r in enumerate(stored, start=1)}
+            shown = {t["topic_id"]: t["previous_rank"] for t in body["topics"]}
+            assert shown == {topic: was.get(topic) for topic in shown}, profile
+            # Topics from past the first page of the previous ranking are counted too.
+            assert max(rank for rank in shown.values() if rank is not None) > 200
