@@ -19,13 +19,13 @@ Score profiles (docs/scoring.md): a list is ranked by the active profile unless 
 profile is asked for. `score_change` compares a topic's score with the previous snapshot's score
 for the same profile fingerprint (active or shadow then), and is null with a reason otherwise;
 `previous_rank` is the topic's rank in that same ranking of the previous snapshot, counted as `rank`
-is (topics missing from `topics` skipped).
+is (topics missing from `topics` skipped), when within its first `PREVIOUS_RANK_DEPTH`.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -52,7 +52,7 @@ from api.models import (
 from api.params import DEFAULT_LIMIT, DEFAULT_PER_TOPIC, MAX_LIMIT, MAX_PER_TOPIC, in_range
 from api.pool import ReadPool
 from api.posts import posts_for
-from api.ranking import PAGE_SIZE, CommittedRanking, LiveRanking, RankingCache
+from api.ranking import CommittedRanking, LiveRanking, RankedRows, RankingCache
 from api.store import (
     Run,
     TopicInfo,
@@ -67,13 +67,17 @@ from api.store import (
 )
 from config.settings import Settings
 from sinks.storage.profile_reads import stored_comparisons
-from sinks.storage.rank_reads import listed_ranks
 from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
 from streams.windows import MINUTE_MS, align_down
 
 # What the live feed compares to notice a new answer without building it.
 FeedVersion = tuple[object, ...]
+# How far down the previous snapshot's ranking `previous_rank` looks: twice the longest list the API
+# serves, so a rank is known for every topic that could have been listed then and for the next ones.
+# Further down it is null (with a score_change): the topic climbed from below any list shown. A
+# bounded read keeps a cache miss cheap; numbering a 100k-topic snapshot to its end costs ~200 ms.
+PREVIOUS_RANK_DEPTH = 2 * MAX_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,7 @@ class TrendingReader:
         in_range("per_topic", per_topic, 1, MAX_PER_TOPIC)
         async with self._view() as (conn, view):
             if topic_ids is None:
-                topic_ids = [row.topic_id for row, _ in await _listed_rows(conn, view, DEFAULT_LIMIT)]
+                topic_ids = [row.topic_id for row, _ in await _listed_rows(conn, view.ranking, DEFAULT_LIMIT)]
             rows = await view.rows(conn, topic_ids)
             names = await topics_by_id(conn, topic_ids)
             caps = {t: min(per_topic, rows[t].posts_24h if t in rows else 0) for t in topic_ids}
@@ -225,7 +229,7 @@ class TrendingReader:
 
     async def _ranked_topics(self, conn: aiosqlite.Connection, view: _View, limit: int) -> tuple[TrendingTopic, ...]:
         """The first `limit` listed rows with their score change and previous rank."""
-        picked = await _listed_rows(conn, view, limit)
+        picked = await _listed_rows(conn, view.ranking, limit)
         before, previous_ranks, reason = await self._previous(conn, view, [row.topic_id for row, _ in picked])
         return tuple(
             _topic(rank, row, info, before.get(row.topic_id), previous_ranks.get(row.topic_id), reason)
@@ -244,7 +248,10 @@ class TrendingReader:
         ranking = self._ranking_with(previous, view.fingerprint)
         if found is None or ranking is None:
             return {}, {}, "profile_changed"
-        return found, await _listed_ranks(conn, ranking, found.keys()) if found else {}, None
+        if not found:
+            return found, {}, None
+        listed = await _listed_rows(conn, ranking, PREVIOUS_RANK_DEPTH)
+        return found, {row.topic_id: rank for rank, (row, _) in enumerate(listed, start=1) if row.topic_id in found}, None
 
     def _ranking_with(self, run: Run, fingerprint: str | None) -> CommittedRanking | None:
         """The ranking of `run`'s snapshot scored with `fingerprint`: its active one, or that of the
@@ -304,34 +311,20 @@ class TrendingReader:
         return _View(self._rankings.get(run, shadow), source, stale, fingerprint)
 
 
-async def _listed_rows(conn: aiosqlite.Connection, view: _View, limit: int) -> list[tuple[TopicMetrics, TopicInfo]]:
-    """The first `limit` rows of the order whose topic exists in `topics`."""
+async def _listed_rows(
+    conn: aiosqlite.Connection, ranking: RankedRows, limit: int
+) -> list[tuple[TopicMetrics, TopicInfo]]:
+    """The first `limit` rows of a ranking whose topic exists in `topics`: what `rank` numbers."""
     picked: list[tuple[TopicMetrics, TopicInfo]] = []
     offset = 0
     while len(picked) < limit:
-        page = await view.ranking.page(conn, offset, 2 * (limit - len(picked)))
+        page = await ranking.page(conn, offset, 2 * (limit - len(picked)))
         if not page:
             break
         offset += len(page)
         info = await topics_by_id(conn, [row.topic_id for row in page])
         picked.extend((row, info[row.topic_id]) for row in page if row.topic_id in info)
     return picked[:limit]
-
-
-async def _listed_ranks(
-    conn: aiosqlite.Connection, ranking: CommittedRanking, topic_ids: Collection[str]
-) -> dict[str, int]:
-    """The ranks of these topics in a committed ranking, counted as `rank` is: the first page of the
-    ranking (cached with it) holds almost every one asked for; the rest are numbered in one walk down
-    to the deepest of them."""
-    page = await ranking.page(conn, 0, PAGE_SIZE)
-    info = await topics_by_id(conn, [row.topic_id for row in page])
-    listed = (row.topic_id for row in page if row.topic_id in info)
-    ranks = {topic: rank for rank, topic in enumerate(listed, start=1) if topic in topic_ids}
-    further = [topic for topic in topic_ids if topic not in ranks]
-    if further and len(page) == PAGE_SIZE:  # the ranking goes on past the page
-        ranks |= await listed_ranks(conn, ranking.window_end, ranking.profile, further)
-    return ranks
 
 
 def _topic(

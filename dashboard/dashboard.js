@@ -142,7 +142,7 @@
   // New to the top N: in it now, and below it (or not ranked at all) in the previous snapshot of the
   // same profile. Without a comparable previous snapshot (no_previous_snapshot, profile_changed)
   // nothing is new; with one, a null `previous_rank` means the topic had no row in it (new_topic) or
-  // was not ranked by the profile then (its score_change is set).
+  // was below its 200th place or not ranked by the profile then (its score_change is set).
   function enteredTopN(topic) {
     if (topic.rank > TOP_N) return false;
     if (topic.previous_rank !== null && topic.previous_rank !== undefined) return topic.previous_rank > TOP_N;
@@ -150,7 +150,8 @@
   }
 
   function enteredTitle(topic) {
-    const before = topic.previous_rank ? `#${topic.previous_rank}` : "not ranked";
+    const before = topic.previous_rank ? `#${topic.previous_rank}`
+      : topic.score_change_reason === "new_topic" ? "no activity" : "not in the top 200";
     return `${before} in the previous snapshot of this profile, now #${topic.rank}`;
   }
 

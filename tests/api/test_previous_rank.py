@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.queries import PREVIOUS_RANK_DEPTH
 from sinks.database import connect_writer
 from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
@@ -21,6 +22,8 @@ from tests.api.test_profiles import write_config
 
 pytestmark = pytest.mark.integration
 
+DEPTH = PREVIOUS_RANK_DEPTH
+
 
 def listed_order(rows: list, present: set[str]) -> list[str]:
     """The API's order of a snapshot's rows, topics missing from `topics` left out."""
@@ -28,7 +31,7 @@ def listed_order(rows: list, present: set[str]) -> list[str]:
     return [r.topic_id for r in ordered if r.topic_id in present]
 
 
-async def test_previous_rank_is_counted_like_rank_deep_into_the_previous_snapshot(api: Api) -> None:
+async def test_previous_rank_is_counted_like_rank_down_to_its_depth(api: Api) -> None:
     rng = random.Random(12)
     topics = [f"t{i:03d}" for i in range(320)]
     present = {t for t in topics if rng.random() > 0.15}  # the rest are missing from `topics`
@@ -45,10 +48,11 @@ async def test_previous_rank_is_counted_like_rank_deep_into_the_previous_snapsho
 
     was = {topic: rank for rank, topic in enumerate(listed_order(before, present), start=1)}
     shown = {t["topic_id"]: t["previous_rank"] for t in body["topics"]}
-    assert shown == {topic: was.get(topic) for topic in shown}
-    # Topics from deep in the previous list (past the first page the API reads of it) are counted too.
-    assert max(rank for rank in shown.values() if rank is not None) > 200
-    assert {t["score_change_reason"] for t in body["topics"] if t["previous_rank"] is None} <= {"new_topic"}
+    assert shown == {topic: was[topic] if was.get(topic, DEPTH + 1) <= DEPTH else None for topic in shown}
+    # Below the depth the rank is not looked for: null, with the score change still there.
+    deep = [t for t in body["topics"] if was.get(t["topic_id"], 0) > DEPTH]
+    assert deep and all(t["previous_rank"] is None and t["score_change"] is not None for t in deep)
+    assert {t["score_change_reason"] for t in body["topics"] if t["previous_rank"] is None} <= {"new_topic", None}
 
 
 async def test_unchanged_snapshots_give_every_topic_its_own_rank_back(api: Api) -> None:
@@ -135,7 +139,7 @@ async def test_the_profiles_endpoint_lists_what_the_deployment_computes(tmp_path
     ]
 
 
-async def test_a_shadow_profiles_previous_ranks_are_counted_deep_into_its_stored_ranking(tmp_path: Path) -> None:
+async def test_a_shadow_profiles_previous_ranks_are_counted_in_its_stored_ranking(tmp_path: Path) -> None:
     settings = write_config(tmp_path, "default", ["boosty", "strict"])
     rng = random.Random(5)
     topics = [f"s{i:03d}" for i in range(400)]
@@ -168,6 +172,6 @@ async def test_a_shadow_profiles_previous_ranks_are_counted_deep_into_its_stored
                 key=lambda r: (-r.score_24h, -r.score_6h, -posts[r.topic_id], r.topic_id))
             was = {r.topic_id: rank for rank, r in enumerate(stored, start=1)}
             shown = {t["topic_id"]: t["previous_rank"] for t in body["topics"]}
-            assert shown == {topic: was.get(topic) for topic in shown}, profile
-            # Topics from past the first page of the previous ranking are counted too.
-            assert max(rank for rank in shown.values() if rank is not None) > 200
+            assert shown == {topic: was[topic] if was.get(topic, DEPTH + 1) <= DEPTH else None
+                             for topic in shown}, profile
+            assert any(rank > DEPTH for topic, rank in was.items() if topic in shown), profile
