@@ -61,8 +61,8 @@ class LiveRanking:
 class CommittedRanking:
     """A committed snapshot's ordered prefix, extended on demand from the database.
 
-    Callers must pass a connection whose transaction saw `run` as the newest run, so every page
-    comes from the same write of the snapshot.
+    Callers must pass a connection whose transaction saw `run` as recorded (the newest run, or the
+    one before it for `previous_rank`), so every page comes from the same write of the snapshot.
     """
 
     def __init__(self, run: Run, profile: str | None = None) -> None:
