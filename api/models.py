@@ -48,6 +48,9 @@ class TrendingTopic:
     bookmarks: int
     participant_delta: int
     score_change_reason: ScoreChangeReason | None = None  # set exactly when score_change is null
+    # The rank in the previous snapshot's ranking of the same profile fingerprint; None when there is
+    # no such snapshot (see score_change_reason) or it did not rank the topic.
+    previous_rank: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trending_score", round_score(self.trending_score))
@@ -84,6 +87,16 @@ class ProfileRef:
 
     name: str
     fingerprint: str | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedProfile:
+    """A score profile this deployment computes with every snapshot (`GET /api/trending/profiles`)."""
+
+    name: str
+    fingerprint: str
+    formula: str
     active: bool
 
 

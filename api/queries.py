@@ -17,7 +17,9 @@ read transaction as the snapshot's rows.
 
 Score profiles (docs/scoring.md): a list is ranked by the active profile unless a computed shadow
 profile is asked for. `score_change` compares a topic's score with the previous snapshot's score
-for the same profile fingerprint (active or shadow then), and is null with a reason otherwise.
+for the same profile fingerprint (active or shadow then), and is null with a reason otherwise;
+`previous_rank` is the topic's rank in that same ranking of the previous snapshot, counted as `rank`
+is (topics missing from `topics` skipped), when within its first `PREVIOUS_RANK_DEPTH`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import aiosqlite
 from api.errors import ApiError, AppDatabaseUnavailable, MetricsUnavailable, bad_request
 from api.fallback import FallbackFailed, LiveFallback
 from api.models import (
+    ComputedProfile,
     DataSource,
     Health,
     HealthStatus,
@@ -49,7 +52,7 @@ from api.models import (
 from api.params import DEFAULT_LIMIT, DEFAULT_PER_TOPIC, MAX_LIMIT, MAX_PER_TOPIC, in_range
 from api.pool import ReadPool
 from api.posts import posts_for
-from api.ranking import CommittedRanking, LiveRanking, RankingCache
+from api.ranking import CommittedRanking, LiveRanking, RankedRows, RankingCache
 from api.store import (
     Run,
     TopicInfo,
@@ -70,6 +73,11 @@ from streams.windows import MINUTE_MS, align_down
 
 # What the live feed compares to notice a new answer without building it.
 FeedVersion = tuple[object, ...]
+# How far down the previous snapshot's ranking `previous_rank` looks: twice the longest list the API
+# serves, so a rank is known for every topic that could have been listed then and for the next ones.
+# Further down it is null (with a score_change): the topic climbed from below any list shown. A
+# bounded read keeps a cache miss cheap; numbering a 100k-topic snapshot to its end costs ~200 ms.
+PREVIOUS_RANK_DEPTH = 2 * MAX_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +122,7 @@ class TrendingReader:
         in_range("limit", limit, 1, MAX_LIMIT)
         shadow = self._shadow(profile)
         async with self._view(shadow) as (conn, view):
-            topics = await _ranked_topics(conn, view, limit)
+            topics = await self._ranked_topics(conn, view, limit)
         ref = None if profile is None else ProfileRef(profile, view.fingerprint, shadow is None)
         return TrendingTopics(view.boundary, view.data_source, view.stale, topics, ref)
 
@@ -122,6 +130,12 @@ class TrendingReader:
     def profile_names(self) -> tuple[str, ...]:
         """The profiles a list can be ranked by: the active one first, then the shadows."""
         return tuple(p.name for p in self._profiles.computed)
+
+    @property
+    def computed_profiles(self) -> tuple[ComputedProfile, ...]:
+        """The profiles of `profile_names`, with what they compute."""
+        return tuple(ComputedProfile(p.name, p.fingerprint, p.formula, i == 0)
+                     for i, p in enumerate(self._profiles.computed))
 
     def _shadow(self, profile: str | None) -> str | None:
         """The shadow profile asked for; None for the active one. An unknown name is a 400."""
@@ -156,7 +170,7 @@ class TrendingReader:
         in_range("per_topic", per_topic, 1, MAX_PER_TOPIC)
         async with self._view() as (conn, view):
             if topic_ids is None:
-                topic_ids = [t.topic_id for t in await _ranked_topics(conn, view, DEFAULT_LIMIT)]
+                topic_ids = [row.topic_id for row, _ in await _listed_rows(conn, view.ranking, DEFAULT_LIMIT)]
             rows = await view.rows(conn, topic_ids)
             names = await topics_by_id(conn, topic_ids)
             caps = {t: min(per_topic, rows[t].posts_24h if t in rows else 0) for t in topic_ids}
@@ -213,6 +227,40 @@ class TrendingReader:
             return ("metrics", run.window_end, run.finished_at)
         return ("fallback", align_down(now, self._interval_ms), run)
 
+    async def _ranked_topics(self, conn: aiosqlite.Connection, view: _View, limit: int) -> tuple[TrendingTopic, ...]:
+        """The first `limit` listed rows with their score change and previous rank."""
+        picked = await _listed_rows(conn, view.ranking, limit)
+        before, previous_ranks, reason = await self._previous(conn, view, [row.topic_id for row, _ in picked])
+        return tuple(
+            _topic(rank, row, info, before.get(row.topic_id), previous_ranks.get(row.topic_id), reason)
+            for rank, (row, info) in enumerate(picked, start=1)
+        )
+
+    async def _previous(
+        self, conn: aiosqlite.Connection, view: _View, topic_ids: Sequence[str]
+    ) -> tuple[dict[str, float], dict[str, int], ScoreChangeReason | None]:
+        """The topics' `score_24h` and rank in the previous snapshot under the view's profile
+        fingerprint, or why there are none for any topic."""
+        previous = await previous_run(conn, view.boundary)
+        if previous is None:
+            return {}, {}, "no_previous_snapshot"
+        found = await scores_for_fingerprint(conn, previous, view.fingerprint, topic_ids)
+        ranking = self._ranking_with(previous, view.fingerprint)
+        if found is None or ranking is None:
+            return {}, {}, "profile_changed"
+        if not found:
+            return found, {}, None
+        listed = await _listed_rows(conn, ranking, PREVIOUS_RANK_DEPTH)
+        return found, {row.topic_id: rank for rank, (row, _) in enumerate(listed, start=1) if row.topic_id in found}, None
+
+    def _ranking_with(self, run: Run, fingerprint: str | None) -> CommittedRanking | None:
+        """The ranking of `run`'s snapshot scored with `fingerprint`: its active one, or that of the
+        shadow stored with this fingerprint; None when the snapshot did not compute it."""
+        if run.score_fingerprint == fingerprint:
+            return self._rankings.get(run)
+        shadow = next((name for name, stored in run.score_shadows if stored == fingerprint), None)
+        return None if shadow is None else self._rankings.get(run, shadow)
+
     def _stale(self, run: Run, now: int) -> bool:
         return now - run.window_end > self._stale_after_ms
 
@@ -263,39 +311,25 @@ class TrendingReader:
         return _View(self._rankings.get(run, shadow), source, stale, fingerprint)
 
 
-async def _ranked_topics(conn: aiosqlite.Connection, view: _View, limit: int) -> tuple[TrendingTopic, ...]:
-    """The first `limit` rows of the order whose topic exists in `topics`, with their score change."""
+async def _listed_rows(
+    conn: aiosqlite.Connection, ranking: RankedRows, limit: int
+) -> list[tuple[TopicMetrics, TopicInfo]]:
+    """The first `limit` rows of a ranking whose topic exists in `topics`: what `rank` numbers."""
     picked: list[tuple[TopicMetrics, TopicInfo]] = []
     offset = 0
     while len(picked) < limit:
-        page = await view.ranking.page(conn, offset, 2 * (limit - len(picked)))
+        page = await ranking.page(conn, offset, 2 * (limit - len(picked)))
         if not page:
             break
         offset += len(page)
         info = await topics_by_id(conn, [row.topic_id for row in page])
         picked.extend((row, info[row.topic_id]) for row in page if row.topic_id in info)
-    picked = picked[:limit]
-    before, reason = await _previous_scores(conn, view, [row.topic_id for row, _ in picked])
-    return tuple(
-        _topic(rank, row, info, before.get(row.topic_id), reason)
-        for rank, (row, info) in enumerate(picked, start=1)
-    )
-
-
-async def _previous_scores(
-    conn: aiosqlite.Connection, view: _View, topic_ids: Sequence[str]
-) -> tuple[dict[str, float], ScoreChangeReason | None]:
-    """The topics' `score_24h` in the previous snapshot under the view's profile fingerprint, or why
-    there are none for any topic."""
-    previous = await previous_run(conn, view.boundary)
-    if previous is None:
-        return {}, "no_previous_snapshot"
-    found = await scores_for_fingerprint(conn, previous, view.fingerprint, topic_ids)
-    return ({}, "profile_changed") if found is None else (found, None)
+    return picked[:limit]
 
 
 def _topic(
-    rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float | None, reason: ScoreChangeReason | None
+    rank: int, row: TopicMetrics, info: TopicInfo, previous_score: float | None, previous_rank: int | None,
+    reason: ScoreChangeReason | None,
 ) -> TrendingTopic:
     if previous_score is None and reason is None:
         reason = "new_topic"  # the previous snapshot computed this profile, but had no row for the topic
@@ -317,6 +351,7 @@ def _topic(
         bookmarks=row.bookmarks,
         participant_delta=row.participant_delta,
         score_change_reason=None if previous_score is not None else reason,
+        previous_rank=previous_rank,
     )
 
 

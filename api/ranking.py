@@ -61,8 +61,8 @@ class LiveRanking:
 class CommittedRanking:
     """A committed snapshot's ordered prefix, extended on demand from the database.
 
-    Callers must pass a connection whose transaction saw `run` as the newest run, so every page
-    comes from the same write of the snapshot.
+    Callers must pass a connection whose transaction saw `run` as recorded (the newest run, or the
+    one before it for `previous_rank`), so every page comes from the same write of the snapshot.
     """
 
     def __init__(self, run: Run, profile: str | None = None) -> None:
@@ -87,9 +87,10 @@ class CommittedRanking:
 
 
 class RankingCache:
-    """The rankings of the last few committed snapshot writes."""
+    """The rankings of the last few committed snapshot writes (with the previous snapshot's, which
+    `previous_rank` reads, and a shadow profile's beside the active one's)."""
 
-    def __init__(self, size: int = 4) -> None:
+    def __init__(self, size: int = 8) -> None:
         self._size = size
         self._entries: OrderedDict[tuple[int, int, str | None], CommittedRanking] = OrderedDict()
 

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Final
 
@@ -88,6 +88,12 @@ async def trending_topics(request: web.Request) -> web.Response:
     return _json_body(await request.app[ANSWERS].answer(question, lambda: reader.topics(limit, profile)))
 
 
+async def score_profiles(request: web.Request) -> web.Response:
+    check_names(request.query, ())
+    profiles = [asdict(p) for p in request.app[READER].computed_profiles]
+    return web.Response(text=json.dumps(profiles, separators=(",", ":")), content_type="application/json")
+
+
 async def compare_profiles(request: web.Request) -> web.Response:
     check_names(request.query, {"at"})
     at = time_param(request.query, "at")
@@ -155,6 +161,7 @@ def create_app(reader: TrendingReader, feed: SnapshotFeed, answers: AnswerCache)
     app.router.add_get("/api/trending/topics", trending_topics)
     app.router.add_get("/api/trending/posts", trending_posts)
     app.router.add_get("/api/trending/history", score_history)
+    app.router.add_get("/api/trending/profiles", score_profiles)
     app.router.add_get("/api/trending/profiles/compare", compare_profiles)
     app.router.add_get("/api/trending/stream", trending_stream)
     app.router.add_get("/api/openapi.json", openapi_document)

@@ -2,19 +2,19 @@
 // topic (GET /api/trending/history) and the job's health (GET /healthz). A viewer may rank the list
 // by any computed score profile: the active one follows the feed, another one is asked for with
 // GET /api/trending/topics?profile=NAME whenever the feed announces a new snapshot. The computed
-// profiles are the `profile` enum of the served OpenAPI document (the active one first).
+// profiles come from GET /api/trending/profiles (the active one first).
 // Plain DOM, no build step; every value from the API is inserted as text, never as HTML.
 "use strict";
 
 (() => {
   const HISTORY_PATH = "/api/trending/history";
   const TOPICS_PATH = "/api/trending/topics";
-  const OPENAPI_PATH = "/api/openapi.json";
+  const PROFILES_PATH = "/api/trending/profiles";
   const HEALTH_PATH = "/healthz";
   const STREAM_PATH = "/api/trending/stream";
   const RECONNECT_MAX_MS = 10000;
   const SVG_NS = "http://www.w3.org/2000/svg";
-  // A topic ranked at most this high, and not ranked at all in the previous snapshot, is marked.
+  // A topic ranked at most this high, and not this high in the previous snapshot of its profile, is marked.
   const TOP_N = 10;
   // How a profile is named on its button; any other profile by its configured name.
   const PROFILE_LABELS = { rising: "Rising" };
@@ -31,8 +31,7 @@
     snapshot: null, // the list on screen
     shownProfile: null, // whose list is on screen: null for the active profile, else a profile name
     view: null, // the profile the viewer picked: null for the active one
-    profiles: [], // the computed profiles, the active one first
-    activeProfile: null, // {name, fingerprint, active} of the active profile in the newest snapshot
+    profiles: [], // the computed profiles ({name, fingerprint, formula, active}), the active one first
     viewRequest: 0,
     previousScores: new Map(),
     history: new Map(),
@@ -140,11 +139,20 @@
     return td;
   }
 
-  // Exact only for topics the previous snapshot of the same profile did not rank at all: the API
-  // says so with `score_change_reason: "new_topic"`. A climb from below the top 10 is not reported
-  // by the API (it gives no previous rank), so it is not marked.
+  // New to the top N: in it now, and below it (or not ranked at all) in the previous snapshot of the
+  // same profile. Without a comparable previous snapshot (no_previous_snapshot, profile_changed)
+  // nothing is new; with one, a null `previous_rank` means the topic had no row in it (new_topic) or
+  // was below its 200th place or not ranked by the profile then (its score_change is set).
   function enteredTopN(topic) {
-    return topic.rank <= TOP_N && topic.score_change === null && topic.score_change_reason === "new_topic";
+    if (topic.rank > TOP_N) return false;
+    if (topic.previous_rank !== null && topic.previous_rank !== undefined) return topic.previous_rank > TOP_N;
+    return topic.score_change_reason === "new_topic" || topic.score_change !== null;
+  }
+
+  function enteredTitle(topic) {
+    const before = topic.previous_rank ? `#${topic.previous_rank}`
+      : topic.score_change_reason === "new_topic" ? "no activity" : "not in the top 200";
+    return `${before} in the previous snapshot of this profile, now #${topic.rank}`;
   }
 
   function topicRow(topic) {
@@ -160,7 +168,7 @@
     line.append(el("span", "topic-name", topic.name ?? topic.topic_id));
     if (enteredTopN(topic)) {
       const mark = el("span", "entered", `New in top ${TOP_N}`);
-      mark.title = `not ranked in the previous snapshot of this profile, now #${topic.rank}`;
+      mark.title = enteredTitle(topic);
       line.append(mark);
     }
     name.append(line);
@@ -211,19 +219,17 @@
   }
 
   function renderProfile() {
-    const active = state.activeProfile;
+    const active = state.profiles.find((p) => p.active);
     const value = $("profile-active");
     const note = $("profile-active-note");
     if (!active) {
-      value.textContent = state.profiles.length ? profileLabel(state.profiles[0]) : "—";
+      value.textContent = "—";
       value.removeAttribute("title");
       note.textContent = "\u00a0";
       return;
     }
     value.textContent = profileLabel(active.name);
-    value.title = active.fingerprint
-      ? `${active.name}, fingerprint ${active.fingerprint}`
-      : `${active.name}, fingerprint not recorded (snapshot from before score profiles)`;
+    value.title = `${active.name}, ${active.formula} formula, fingerprint ${active.fingerprint}`;
     const shadows = state.profiles.length - 1;
     note.textContent = shadows > 0
       ? `active · ${shadows} more computed`
@@ -234,11 +240,11 @@
   function renderSwitch() {
     const group = $("profile-switch");
     group.hidden = state.profiles.length < 2;
-    const buttons = state.profiles.map((name, i) => {
+    const buttons = state.profiles.map(({ name, formula, fingerprint, active: isActive }) => {
       const button = el("button", "profile-button", profileLabel(name));
       button.type = "button";
       button.dataset.profile = name;
-      const isActive = i === 0;
+      button.title = `${name}: ${formula} formula, fingerprint ${fingerprint}`;
       if (isActive) {
         button.append(el("span", "profile-tag", "active"));
         button.setAttribute("aria-label", `${profileLabel(name)}, the active profile`);
@@ -255,9 +261,9 @@
     const shown = state.shownProfile;
     note.hidden = shown === null;
     if (shown === null) return;
-    const active = state.profiles[0];
+    const active = state.profiles.find((p) => p.active);
     note.textContent = `Ranked by the shadow profile ${profileLabel(shown)}, computed beside the active profile` +
-      `${active ? ` ${profileLabel(active)}` : ""}; kukuri shows the active profile's ranking.`;
+      `${active ? ` ${profileLabel(active.name)}` : ""}; kukuri shows the active profile's ranking.`;
   }
 
   function renderProblem(message) {
@@ -321,24 +327,13 @@
     return `${TOPICS_PATH}?limit=${limit}&profile=${encodeURIComponent(profile)}`;
   }
 
-  // The computed profiles, as the served OpenAPI document lists them; none with an API without profiles.
+  // The profiles this deployment computes; none from an API without profiles (404).
   async function loadProfiles() {
-    const spec = await getJson(OPENAPI_PATH);
-    const parameters = spec.paths?.[TOPICS_PATH]?.get?.parameters ?? [];
-    const parameter = parameters.find((p) => p.name === "profile");
-    state.profiles = (parameter?.schema?.enum ?? []).filter((name) => typeof name === "string");
-    if (state.view !== null && !state.profiles.includes(state.view)) state.view = null;
+    const response = await fetch(PROFILES_PATH, { cache: "no-store" });
+    const body = response.ok ? await response.json() : [];
+    state.profiles = Array.isArray(body) ? body.filter((p) => typeof p?.name === "string") : [];
+    if (state.view !== null && !state.profiles.some((p) => p.name === state.view)) state.view = null;
     renderSwitch();
-    renderProfile();
-    if (state.feed) await refreshActiveProfile(state.feed.generated_at);
-  }
-
-  // The active profile's name and fingerprint as recorded with the snapshot on the feed.
-  async function refreshActiveProfile(generatedAt) {
-    if (!state.profiles.length) return;
-    const body = await getJson(topicsUrl(1, state.profiles[0]));
-    if (!body.profile?.active || state.feed?.generated_at !== generatedAt) return;
-    state.activeProfile = body.profile;
     renderProfile();
   }
 
@@ -416,11 +411,9 @@
   }
 
   function onSnapshot(body) {
-    const newSnapshot = state.feed?.generated_at !== body.generated_at;
     state.feed = body;
     if (state.view === null) show(body, null);
     else refreshView().catch(() => {});
-    if (newSnapshot) refreshActiveProfile(body.generated_at).catch(() => {});
     refreshHealth();
   }
 

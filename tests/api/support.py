@@ -138,19 +138,21 @@ def _validate(instance: Any, *pointer: str) -> None:
 
 @contextmanager
 def api_process(
-    db: Path, *extra_env: tuple[str, str], log_file: Path | None = None
+    db: Path, *extra_env: tuple[str, str], config: Path | None = None, log_file: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`kukuri-trending api --port 0` in a subprocess; yields (base URL, process); stops it with SIGTERM.
+    """`kukuri-trending [--config CONFIG] api --port 0` in a subprocess; yields (base URL, process);
+    stops it with SIGTERM. The caller's own `KUKURI_CONFIG` is not inherited; `extra_env` may set one.
 
     Its log (stderr) is a pipe to read after it stopped, or `log_file` for a process that may log more
     than a pipe holds (a full pipe would block the server).
     """
-    env = {**os.environ, "KUKURI_DATABASE_PATH": str(db), **dict(extra_env)}
-    env.pop("KUKURI_CONFIG", None)
+    inherited = {k: v for k, v in os.environ.items() if k != "KUKURI_CONFIG"}
+    env = {**inherited, "KUKURI_DATABASE_PATH": str(db), **dict(extra_env)}
+    options = [] if config is None else ["--config", str(config)]
     with ExitStack() as opened:  # the child keeps its own copy of the log file's descriptor
         log: IO[str] | int = subprocess.PIPE if log_file is None else opened.enter_context(log_file.open("w"))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "--log-format", "json", "api", "--port", "0"],
+            [sys.executable, "-m", "cli.main", *options, "--log-format", "json", "api", "--port", "0"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
         )
     try:

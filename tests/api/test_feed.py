@@ -62,6 +62,7 @@ async def test_pushes_each_new_commit_within_a_second_to_every_client(api: Api) 
         assert update["generated_at"] == e
         assert [t["topic_id"] for t in update["topics"]] == ["b", "a"]
         assert [t["score_change"] for t in update["topics"]] == [2.0, -1.0]
+        assert [t["previous_rank"] for t in update["topics"]] == [2, 1]
 
 
 async def test_a_limit_message_resends_the_snapshot_at_that_limit(api: Api) -> None:

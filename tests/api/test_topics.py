@@ -46,7 +46,7 @@ async def test_a_topic_carries_its_row_and_its_topics_entry(api: Api) -> None:
         "topic_id": "rust", "name": "Topic rust", "description": "About rust", "member_count": 0, "post_count": 0,
         "trending_score": 7.7, "score_6h": 2.5, "rank": 1, "score_change": None, "posts_24h": 10, "posts_6h": 3,
         "unique_authors": 4, "boosts": 5, "replies": 2, "bookmarks": 1, "participant_delta": -3,
-        "score_change_reason": "no_previous_snapshot",
+        "score_change_reason": "no_previous_snapshot", "previous_rank": None,
     }
 
 

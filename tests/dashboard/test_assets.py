@@ -32,9 +32,9 @@ async def test_the_dashboard_files_are_served(tmp_path: Path) -> None:
     assert 'name="viewport"' in html
     script = pages["/dashboard.js"][1]
     assert "/api/trending/stream" in script
-    # The profile switch is a labelled group of toggle buttons, filled from the served OpenAPI document.
+    # The profile switch is a labelled group of toggle buttons, filled from the profile list endpoint.
     assert 'id="profile-switch" role="group" aria-label="Rank by score profile"' in html
-    assert "aria-pressed" in script and "/api/openapi.json" in script
+    assert "aria-pressed" in script and "/api/trending/profiles" in script
     # API strings only ever become text: no HTML is parsed from script.
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser"):
         assert sink not in script, sink

@@ -11,28 +11,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from appdb.recompute import recompute_snapshot
 from config.settings import Settings, load_settings
 from sinks.database import connect_writer
 from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
-from streams.metrics import CountsByWindow, WindowCounts, build_snapshot
 from streams.snapshot_profiles import part_profiles
-from streams.windows import W6, W24, WPREV, window_set
 from tests.api.support import REPO, add_facts, api_process, boundary, commit, create_db, execute, row
 
 if TYPE_CHECKING:
@@ -123,6 +117,16 @@ def shown_numbers(driver: WebDriver) -> str:
     """)
 
 
+def entered_top10(topic: dict[str, Any]) -> bool:
+    """In the top 10 now, and below it or not ranked in the previous snapshot of the same profile
+    (with a comparable previous snapshot: not `no_previous_snapshot` or `profile_changed`)."""
+    if topic["rank"] > 10:
+        return False
+    if topic["previous_rank"] is not None:
+        return bool(topic["previous_rank"] > 10)
+    return topic["score_change_reason"] == "new_topic" or topic["score_change"] is not None
+
+
 def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str | None]]:
     def change(value: float | None, reason: str | None) -> str:
         if value is None:
@@ -136,8 +140,7 @@ def expected_rows(api_body: dict[str, Any]) -> list[dict[str, str | None]]:
     return [
         {"topic_id": t["topic_id"], "rank": str(t["rank"]), "name": t["name"], "score": f"{t['trending_score']:.2f}",
          "change": change(t["score_change"], t["score_change_reason"]), "posts_24h": str(t["posts_24h"]),
-         # Not ranked at all in the previous snapshot of this profile, and now in its top 10.
-         "entered": "New in top 10" if t["rank"] <= 10 and t["score_change_reason"] == "new_topic" else None}
+         "entered": "New in top 10" if entered_top10(t) else None}
         for t in api_body["topics"]
     ]
 
@@ -258,64 +261,69 @@ def test_disabled_snapshots_show_live_numbers_without_the_banner(browser: WebDri
 
 # ---- score profiles -------------------------------------------------------------------------------
 
-# The shadow profile of the profile test: boosts count ten times more than under the default.
+# The shadow profiles of the profile test: boosts count ten times more than under the default, and
+# the built-in rising profile.
 PROFILES_CONFIG = """\
 [metrics]
-shadow_profiles = ["boosty"]
+shadow_profiles = ["boosty", "rising"]
 
 [metrics.score_profiles.boosty]
 posts = 0.1
 boosts = 1.0
 """
 OLD_TOPICS = [t for t in NAMES if t not in ("ml", "travel")]
+BASELINE_AGO = 29 * 60 * 60_000  # in both rising baselines: [E-48h, E-24h) and [E-30h, E-6h)
 
 
-def activity(newest: bool, extra_boosts: int = 0) -> dict[str, tuple[int, int, int]]:
-    """(posts, unique authors, boosts) per topic in the 24 h window. The default profile ranks the
-    old topics by posts, the boosty one by boosts, in reverse. The newest snapshot adds "ml" (many
-    posts: 1st by default, 11th by boosty) and "travel" (many boosts: 12th by default, 1st by boosty),
-    which the previous snapshot did not rank at all."""
-    counts = {t: (30 - 2 * i, 3, 2 * i) for i, t in enumerate(OLD_TOPICS)}
-    if newest:
-        counts |= {"ml": (40, 3, 0), "travel": (1, 3, 25)}
-    return {t: (posts, authors, boosts + extra_boosts) for t, (posts, authors, boosts) in counts.items()}
+def topic_facts(topic: str, tag: str, at: int, posts: int, boosts: int, authors: int = 3) -> list[Event]:
+    """`posts` posts by `authors` authors in turn and `boosts` boosts of the first one by distinct
+    fans, one second apart before `at`."""
+    facts = [Event(f"{topic}-{tag}-p{k}", "post", topic, f"{topic}-a{k % authors}", at - 1000 * (k + 1))
+             for k in range(posts)]
+    facts += [Event(f"{topic}-{tag}-b{k}", "boost", topic, f"{topic}-{tag}-fan{k}", at - 1000 * (k + 1),
+                    f"{topic}-{tag}-p0") for k in range(boosts)]
+    return facts
 
 
-async def commit_profiles(settings: Settings, e: int, counts: dict[str, tuple[int, int, int]]) -> None:
-    """A snapshot scored by the real code for every computed profile, written the way the sink does."""
-    by_window: CountsByWindow = {W24.name: {}, W6.name: {}, WPREV.name: {}}
-    for topic, (posts, authors, boosts) in counts.items():
-        by_window[W24.name][topic] = WindowCounts(posts, 0, boosts, 0, authors, authors)  # type: ignore[index]
+def profile_history(previous: int, e: int) -> list[Event]:
+    """Old topic i: 12 - i posts by 3 authors and i boosts an hour before the previous snapshot, and
+    (all but "books") the same a day earlier, so rising sees them as steady and "books" as rising.
+    "travel": one post by one author before the previous snapshot (11th by default and boosty,
+    unranked by rising), then 9 more posts by 3 authors and 6 boosts; "ml": 15 posts by 3 authors,
+    both since the previous snapshot.
+
+    By default the newest snapshot ranks ml, rust, nostr, travel (up from 11th), p2p, …, photo (8th
+    before, 10th now), books, cooking; boosty ranks cooking, books, photo, travel (up from 11th), …,
+    nostr, ml, rust; rising ranks ml, travel, books, rust, …, music, photo, cooking."""
+    facts: list[Event] = []
+    for i, topic in enumerate(OLD_TOPICS):
+        facts += topic_facts(topic, "recent", previous - 3_600_000, 12 - i, i)
+        if topic != "books":
+            facts += topic_facts(topic, "base", e - BASELINE_AGO, 12 - i, i)
+    facts += topic_facts("travel", "first", previous - 7_200_000, 1, 0, authors=1)
+    facts += topic_facts("travel", "new", e - 10_000, 9, 6)
+    facts += topic_facts("ml", "new", e - 60_000, 15, 0)
+    return facts
+
+
+def more_boosts(e: int) -> list[Event]:
+    """Five more boosts of every topic, after boundary `e`."""
+    return [Event(f"{t}-late-b{k}", "boost", t, f"{t}-late-fan{k}", e + 1000 * (k + 1),
+                  f"{t}-new-p0" if t in ("ml", "travel") else f"{t}-recent-p0")
+            for t in NAMES for k in range(5)]
+
+
+async def commit_profiles(settings: Settings, e: int) -> None:
+    """The snapshot for boundary `e` as the reconciliation computes it from kukuri's tables, every
+    computed profile scored by the real code, written the way the sink does."""
     computed = settings.metrics.profiles.computed
-    snap = build_snapshot(e, by_window, computed, windows=window_set(), updated_at=e)
+    snap = await recompute_snapshot(settings.database.path, e, computed, updated_at=e)
     conn = await connect_writer(settings.database.path)
     try:
-        await write_snapshot(conn, e, snap.rows, source="stream", ttl_hours=48, profile_rows=snap.profile_rows,
+        await write_snapshot(conn, e, snap.rows, source="reconcile", ttl_hours=48, profile_rows=snap.profile_rows,
                              profiles=part_profiles(computed))
     finally:
         await conn.close()
-
-
-@contextmanager
-def api_with_config(db: Path, config: Path) -> Iterator[str]:
-    """`kukuri-trending --config CONFIG api --port 0`, like `api_process` (which cannot pass a config)."""
-    env = {**os.environ, "KUKURI_DATABASE_PATH": str(db)}
-    env.pop("KUKURI_CONFIG", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "--config", str(config), "--log-format", "json", "api", "--port", "0"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert "serving " in line, f"api did not start: {line!r}"
-        yield line.split("serving ", 1)[1].split()[0]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def profile_buttons(driver: WebDriver) -> list[tuple[str, str | None]]:
@@ -340,31 +348,35 @@ def test_a_viewer_switches_between_computed_profiles(browser: WebDriver, tmp_pat
 
     async def seed() -> None:
         await create_db(db, list(NAMES))
-        await commit_profiles(settings, previous, activity(newest=False))
-        await commit_profiles(settings, e, activity(newest=True))
+        await add_facts(db, profile_history(previous, e))
+        await commit_profiles(settings, previous)
+        await commit_profiles(settings, e)
 
     run(seed())
     default_fingerprint = settings.metrics.profiles.active.fingerprint
-    with api_with_config(db, config) as url:
+    with api_process(db, config=config) as (url, _proc):
         browser.get(url + "/")
         Select(browser.find_element("id", "limit")).select_by_value("25")
         wait_for(browser, "return document.querySelectorAll('#topic-rows tr').length === 12")
         wait_for(browser, f"return document.body.dataset.historyFor === '{e}'")
 
-        # The active profile is named, its fingerprint in the tooltip; both computed profiles can be picked.
+        # The active profile is named, its fingerprint in the tooltip; every computed profile can be picked.
         shown_profile = browser.find_element("id", "profile-active")
         wait_for(browser, "return document.getElementById('profile-active').title.includes('fingerprint')")
         assert shown_profile.text == "default"
         assert default_fingerprint in (shown_profile.get_attribute("title") or "")
-        assert profile_buttons(browser) == [("default, the active profile", "true"), ("boosty", "false")]
+        assert profile_buttons(browser) == [
+            ("default, the active profile", "true"), ("boosty", "false"), ("Rising", "false")]
         assert not browser.find_element("id", "view-note").is_displayed()
 
         active = get_json(f"{url}/api/trending/topics?limit=25")
         assert rendered_rows_without_sparks(browser) == expected_rows(active)
-        assert [t["topic_id"] for t in active["topics"]][:2] == ["ml", OLD_TOPICS[0]]
-        assert [t["topic_id"] for t in active["topics"]][-1] == "travel"
-        # New to the top 10: "ml" only; "travel" is new too but 12th, every other topic was ranked before.
-        assert marked(browser) == ["ml"]
+        ranked = {t["topic_id"]: (t["previous_rank"], t["rank"]) for t in active["topics"]}
+        assert [t["topic_id"] for t in active["topics"]][:4] == ["ml", "rust", "nostr", "travel"]
+        assert (ranked["travel"], ranked["photo"], ranked["books"]) == ((11, 4), (8, 10), (9, 11))
+        # New to the top 10: "ml" (not in the previous snapshot) and "travel" (up from 11th); "photo"
+        # stayed in the top 10 and "books" left it.
+        assert marked(browser) == ["ml", "travel"]
         save_screenshots(browser, "dashboard-profiles")
 
         # Switched with the keyboard, the list is the shadow profile's own ranking, with its own marks.
@@ -374,18 +386,37 @@ def test_a_viewer_switches_between_computed_profiles(browser: WebDriver, tmp_pat
         boosty = get_json(f"{url}/api/trending/topics?limit=25&profile=boosty")
         assert boosty["profile"]["name"] == "boosty" and boosty["profile"]["active"] is False
         assert rendered_rows_without_sparks(browser) == expected_rows(boosty)
-        assert [t["topic_id"] for t in boosty["topics"]][:2] == ["travel", OLD_TOPICS[-1]]
-        assert marked(browser) == ["travel"]
-        assert profile_buttons(browser) == [("default, the active profile", "false"), ("boosty", "true")]
+        assert [t["topic_id"] for t in boosty["topics"]][:4] == ["cooking", "books", "photo", "travel"]
+        assert marked(browser) == ["travel"]  # "ml" is new, but 11th
+        assert profile_buttons(browser) == [
+            ("default, the active profile", "false"), ("boosty", "true"), ("Rising", "false")]
         assert browser.find_element("id", "view-note").is_displayed()
         assert "boosty" in browser.find_element("id", "view-note").text
         assert browser.find_element("id", "profile-active").text == "default"  # still the active one
         save_screenshots(browser, "dashboard-profile-shadow")
 
+        # The built-in rising profile: growth against each topic's own baseline, not size.
+        browser.find_element("css selector", "#profile-switch button[data-profile='rising']").click()
+        wait_for(browser, "return document.getElementById('topics').dataset.profile === 'rising'")
+        rising = get_json(f"{url}/api/trending/topics?limit=25&profile=rising")
+        assert rendered_rows_without_sparks(browser) == expected_rows(rising)
+        assert [t["topic_id"] for t in rising["topics"]] == ["ml", "travel", "books", *OLD_TOPICS[:7], "photo",
+                                                             "cooking"]
+        # "travel" had too few authors to be ranked by rising before: new to its top 10 too.
+        assert rising["topics"][1]["previous_rank"] is None and rising["topics"][1]["score_change"] is not None
+        assert marked(browser) == ["ml", "travel"]
+        assert profile_buttons(browser) == [
+            ("default, the active profile", "false"), ("boosty", "false"), ("Rising", "true")]
+        assert "Rising" in browser.find_element("id", "view-note").text
+        save_screenshots(browser, "dashboard-profile-rising")
+
         # A new snapshot refreshes the shadow view without a reload; nothing in it is new any more.
+        browser.find_element("css selector", "#profile-switch button[data-profile='boosty']").click()
+        wait_for(browser, "return document.getElementById('topics').dataset.profile === 'boosty'")
         browser.execute_script("window.notReloaded = true")
         nxt = e + 300_000
-        run(commit_profiles(settings, nxt, activity(newest=True, extra_boosts=5)))
+        run(add_facts(db, more_boosts(e)))
+        run(commit_profiles(settings, nxt))
         wait_for(browser, f"return document.body.dataset.generatedAt === '{nxt}'"
                           " && document.getElementById('topics').dataset.profile === 'boosty'", timeout=5)
         assert browser.execute_script("return window.notReloaded") is True
@@ -407,5 +438,6 @@ def test_a_viewer_switches_between_computed_profiles(browser: WebDriver, tmp_pat
         assert rendered_rows_without_sparks(browser) == expected_rows(get_json(f"{url}/api/trending/topics?limit=25"))
         assert [r["topic_id"] for r in rendered_rows(browser)] == list(NAMES)
         assert all(r["spark_points"] == 4 for r in rendered_rows(browser) if r["topic_id"] not in ("ml", "travel"))
-        assert profile_buttons(browser) == [("default, the active profile", "true"), ("boosty", "false")]
+        assert profile_buttons(browser) == [
+            ("default, the active profile", "true"), ("boosty", "false"), ("Rising", "false")]
         assert not browser.find_element("id", "view-note").is_displayed()
