@@ -36,7 +36,7 @@ from sinks.storage.reads import last_finished_at, run_at_or_before
 from sinks.storage.snapshots import RunRecord, write_snapshot_part
 from sinks.storage.table_health import topic_metrics_health
 from streams.aggregation import BoundaryOutOfRange, boundary_for
-from streams.scoring import missing_windows
+from streams.scoring import min_authors_of, missing_windows
 from streams.snapshot_profiles import part_profiles
 from streams.stream_state import StreamState
 
@@ -285,7 +285,9 @@ class SnapshotService(mode.Service):
                   expired_records=record.expired_records, expired_history=record.expired_history)
         metrics = self.settings.metrics
         run = await run_at_or_before(self._conn, record.window_end)
-        compared = [] if run is None else await stored_comparisons(self._conn, run)
+        compared = [] if run is None else await stored_comparisons(
+            self._conn, run, min_authors_of(run.score_fingerprint, metrics.profiles.defined.values())
+        )
         self.job_metrics.record_comparisons([c for _, c in compared])
         health = await topic_metrics_health(self._conn, boundary=record.window_end, ttl_hours=metrics.ttl_hours)
         self.job_metrics.record_table_health(health, row_limit(health, metrics.row_count_margin))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from api.ranking import LiveRanking
 from appdb.recompute import recompute_snapshot
-from streams.scoring import Scoring
+from streams.scoring import Scoring, computed_profiles
 
 
 class FallbackFailed(Exception):
@@ -71,7 +71,8 @@ class LiveFallback:
 
     async def _compute(self, boundary: int) -> LiveRanking:
         snapshot = await recompute_snapshot(self._app_db, boundary, self._scoring)
-        return LiveRanking(snapshot.boundary, snapshot.rows, snapshot.profile_rows)
+        active = computed_profiles(self._scoring)[0]
+        return LiveRanking(snapshot.boundary, snapshot.rows, snapshot.profile_rows, active.min_authors)
 
     def _finished(self, task: asyncio.Task[LiveRanking]) -> None:
         # Retrieving the exception also keeps asyncio from warning when no request awaits it any more.

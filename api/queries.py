@@ -69,6 +69,7 @@ from config.settings import Settings
 from sinks.storage.profile_reads import stored_comparisons
 from sinks.storage.snapshots import now_ms
 from streams.metrics import TopicMetrics
+from streams.scoring import min_authors_of
 from streams.windows import MINUTE_MS, align_down
 
 # What the live feed compares to notice a new answer without building it.
@@ -154,7 +155,7 @@ class TrendingReader:
             if run is None:
                 raise ApiError(404, "no_snapshot",
                                "no trending snapshot has been committed" + ("" if at is None else f" at or before {at}"))
-            compared = await stored_comparisons(conn, run)
+            compared = await stored_comparisons(conn, run, self._active_min_authors(run))
         return ProfileComparisons(
             run.window_end,
             ProfileRef(run.score_profile or "unrecorded", run.score_fingerprint, True),
@@ -257,9 +258,13 @@ class TrendingReader:
         """The ranking of `run`'s snapshot scored with `fingerprint`: its active one, or that of the
         shadow stored with this fingerprint; None when the snapshot did not compute it."""
         if run.score_fingerprint == fingerprint:
-            return self._rankings.get(run)
+            return self._rankings.get(run, min_authors=self._active_min_authors(run))
         shadow = next((name for name, stored in run.score_shadows if stored == fingerprint), None)
         return None if shadow is None else self._rankings.get(run, shadow)
+
+    def _active_min_authors(self, run: Run) -> int:
+        """The `min_authors` of the profile that wrote `run`'s `topic_metrics` scores."""
+        return min_authors_of(run.score_fingerprint, self._profiles.defined.values())
 
     def _stale(self, run: Run, now: int) -> bool:
         return now - run.window_end > self._stale_after_ms
@@ -300,7 +305,8 @@ class TrendingReader:
         self, run: Run, shadow: str | None, source: DataSource, stale: bool
     ) -> _View:
         if shadow is None:
-            return _View(self._rankings.get(run), source, stale, run.score_fingerprint)
+            ranking = self._rankings.get(run, min_authors=self._active_min_authors(run))
+            return _View(ranking, source, stale, run.score_fingerprint)
         fingerprint = dict(run.score_shadows).get(shadow)
         if fingerprint is None:
             raise ApiError(

@@ -40,10 +40,14 @@ class RankedRows(Protocol):
 class LiveRanking:
     """Rows computed by the fallback, sorted once and held in memory, with the shadow profiles' scores."""
 
-    def __init__(self, window_end: int, rows: Sequence[TopicMetrics], shadow_rows: Sequence[ProfileScore] = ()) -> None:
+    def __init__(
+        self, window_end: int, rows: Sequence[TopicMetrics], shadow_rows: Sequence[ProfileScore] = (),
+        min_authors: int = 0,
+    ) -> None:
+        """`min_authors`: the active profile's; topics with fewer distinct authors are not ranked."""
         self.window_end = window_end
-        self.rows = sorted(rows, key=rank_key)
-        self.by_topic = {row.topic_id: row for row in self.rows}
+        self.rows = sorted((row for row in rows if row.unique_authors >= min_authors), key=rank_key)
+        self.by_topic = {row.topic_id: row for row in rows}
         self.shadow_rows = shadow_rows
 
     def for_profile(self, profile: str) -> LiveRanking:
@@ -65,9 +69,10 @@ class CommittedRanking:
     one before it for `previous_rank`), so every page comes from the same write of the snapshot.
     """
 
-    def __init__(self, run: Run, profile: str | None = None) -> None:
+    def __init__(self, run: Run, profile: str | None = None, min_authors: int = 0) -> None:
         self.window_end = run.window_end
         self.profile = profile  # a shadow profile's ranking; None: the active one's (`topic_metrics`)
+        self.min_authors = min_authors  # the active profile's: it leaves out topics with fewer authors
         self._rows: list[TopicMetrics] = []
         self._exhausted = False
         self._lock = asyncio.Lock()
@@ -78,7 +83,7 @@ class CommittedRanking:
             async with self._lock:
                 while len(self._rows) < end and not self._exhausted:
                     if self.profile is None:
-                        more = await ranked_page(conn, self.window_end, len(self._rows), PAGE_SIZE)
+                        more = await ranked_page(conn, self.window_end, len(self._rows), PAGE_SIZE, self.min_authors)
                     else:
                         more = await profile_ranked_page(conn, self.window_end, self.profile, len(self._rows), PAGE_SIZE)
                     self._rows.extend(more)
@@ -92,13 +97,13 @@ class RankingCache:
 
     def __init__(self, size: int = 8) -> None:
         self._size = size
-        self._entries: OrderedDict[tuple[int, int, str | None], CommittedRanking] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, int, str | None, int], CommittedRanking] = OrderedDict()
 
-    def get(self, run: Run, profile: str | None = None) -> CommittedRanking:
-        key = (run.window_end, run.finished_at, profile)
+    def get(self, run: Run, profile: str | None = None, min_authors: int = 0) -> CommittedRanking:
+        key = (run.window_end, run.finished_at, profile, min_authors)
         ranking = self._entries.get(key)
         if ranking is None:
-            ranking = self._entries[key] = CommittedRanking(run, profile)
+            ranking = self._entries[key] = CommittedRanking(run, profile, min_authors)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         else:

@@ -242,6 +242,17 @@ def computed_profiles(scoring: Scoring) -> tuple[ScoreProfile, ...]:
     return tuple(scoring)
 
 
+def min_authors_of(fingerprint: str | None, profiles: Iterable[ScoreProfile]) -> int:
+    """The `min_authors` of the profile with this fingerprint: a ranking of `topic_metrics` written
+    with it leaves out topics with fewer distinct authors. 0 when no profile has it (an older run,
+    or a profile this configuration no longer defines).
+
+    >>> min_authors_of(RISING.fingerprint, [DEFAULT, RISING]), min_authors_of(None, [RISING])
+    (3, 0)
+    """
+    return next((p.min_authors for p in profiles if p.fingerprint == fingerprint), 0)
+
+
 def needs_author_counts(profile: ScoreProfile) -> tuple[str, ...]:
     """The parameters of `profile` that need per-author counts or the self-boost rule.
 

@@ -50,11 +50,14 @@ async def profile_ranked_page(
     return out
 
 
-async def top_topics(conn: aiosqlite.Connection, window_end: int, profile: str | None, n: int) -> list[str]:
+async def top_topics(
+    conn: aiosqlite.Connection, window_end: int, profile: str | None, n: int, min_authors: int = 0
+) -> list[str]:
     """The first `n` topic ids of a ranking of snapshot `window_end`: a shadow profile's, or the
-    active one's (`profile=None`, the order of `topic_metrics`)."""
+    active one's (`profile=None`, the order of `topic_metrics`, without topics under the active
+    profile's `min_authors`)."""
     if profile is None:
-        return [row.topic_id for row in await ranked_page(conn, window_end, 0, n)]
+        return [row.topic_id for row in await ranked_page(conn, window_end, 0, n, min_authors)]
     rows = await _rows(
         conn,
         "SELECT topic_id FROM topic_profile_scores WHERE window_end = ? AND profile = ? AND rank IS NOT NULL"
@@ -89,11 +92,14 @@ async def scores_for_fingerprint(
     return {topic: score for topic, score in rows}
 
 
-async def stored_comparisons(conn: aiosqlite.Connection, run: Run) -> list[tuple[str, RankingComparison]]:
+async def stored_comparisons(
+    conn: aiosqlite.Connection, run: Run, active_min_authors: int = 0
+) -> list[tuple[str, RankingComparison]]:
     """Every shadow stored with the snapshot of `run`, by name, as (fingerprint, its comparison with
-    the active ranking): the top `TAU_DEPTH` of each list is all the measures need."""
+    the active ranking, whose profile has `active_min_authors`): the top `TAU_DEPTH` of each list is
+    all the measures need."""
     active_name = run.score_profile or "unrecorded"
-    active = await top_topics(conn, run.window_end, None, TAU_DEPTH)
+    active = await top_topics(conn, run.window_end, None, TAU_DEPTH, active_min_authors)
     compared = []
     for name, fingerprint in run.score_shadows:
         shadow = await top_topics(conn, run.window_end, name, TAU_DEPTH)

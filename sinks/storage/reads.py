@@ -104,10 +104,15 @@ async def last_finished_at(conn: aiosqlite.Connection) -> int | None:
     return None if finished is None else int(finished)
 
 
-async def ranked_page(conn: aiosqlite.Connection, window_end: int, offset: int, count: int) -> list[TopicMetrics]:
+async def ranked_page(
+    conn: aiosqlite.Connection, window_end: int, offset: int, count: int, min_authors: int = 0
+) -> list[TopicMetrics]:
+    """Rows `offset .. offset+count` of snapshot `window_end` in rank order, leaving out topics with
+    fewer than `min_authors` distinct authors (the active profile does not rank them)."""
     async with conn.execute(
-        f"SELECT {_COLS} FROM topic_metrics WHERE window_end = ? ORDER BY {RANK_ORDER_SQL} LIMIT ? OFFSET ?",
-        (window_end, count, offset),
+        f"SELECT {_COLS} FROM topic_metrics WHERE window_end = ? AND unique_authors >= ?"
+        f" ORDER BY {RANK_ORDER_SQL} LIMIT ? OFFSET ?",
+        (window_end, min_authors, count, offset),
     ) as cursor:
         return [TopicMetrics(*row) for row in await cursor.fetchall()]
 

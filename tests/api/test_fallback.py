@@ -18,6 +18,7 @@ from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, write_facts
 from sinks.storage.snapshots import now_ms
 from streams.events import Event
+from streams.scoring import DEFAULT, ScoreProfile
 from tests.api.conftest import Api
 from tests.api.support import INTERVAL_MS, add_facts, boundary, commit, create_db, execute, row, settings_for
 from tests.fixtures.app_db import build_app_db, expected_snapshot, recent_boundary
@@ -195,3 +196,15 @@ async def test_an_app_database_kukuri_trending_never_migrated_falls_back(tmp_pat
     result = await list_trending_topics(app_settings(db), 5)
     assert result.data_source == "fallback" and not result.stale
     assert [t.topic_id for t in result.topics] == ["rust"] and result.topics[0].score_change is None
+
+
+async def test_the_live_ranking_leaves_out_what_the_active_profile_does_not_rank(tmp_path: Path) -> None:
+    """An active profile with `min_authors` lists only topics with that many authors, live too."""
+    db = tmp_path / "kukuri.db"
+    await create_db(db, ["b", "c"])
+    await add_facts(db, recent_facts())
+    strict = ScoreProfile("strict", min_authors=2)
+    ranking = await LiveFallback(db, (strict, DEFAULT)).ranking(boundary())
+    assert [r.topic_id for r in ranking.rows] == ["b"]  # "c" and "ghost" have one author each
+    # The default shadow ranks every topic (the API leaves out "ghost" later: no `topics` row).
+    assert [r.topic_id for r in ranking.for_profile("default").rows] == ["b", "c", "ghost"]
