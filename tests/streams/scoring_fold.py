@@ -1,4 +1,6 @@
-"""Score profiles fed the way the stream will feed them: facts one at a time, in arrival order.
+"""`streams.capped.ScoringTally` (the batch's per-author arithmetic) fed facts one at a time, in
+arrival order, the way the stream classifies them; `tests/streams/test_author_boosts.py` checks the
+stream's own window state against the same oracle.
 
 Duplicates are recognised by identity, deletes retract (or wait for) their target, boosts are
 classified by `is_self_boost` on arrival or, when their target comes later, by `PendingBoosts`;

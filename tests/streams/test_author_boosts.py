@@ -146,3 +146,20 @@ def test_per_author_inputs_need_the_per_author_state() -> None:
     assert tally.inputs(None, True) == ScoreInputs(1, 1, 1)
     with pytest.raises(ValueError, match="per-author boosts"):
         tally.inputs(5, True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(fact_strategy, max_size=14, unique_by=lambda e: (e.topic_id, e.event_id)), st.integers(1, 4))
+def test_one_authors_thousand_extra_posts_move_capped_inputs_by_at_most_the_cap(facts: list[Event], cap: int) -> None:
+    """Through the real window state: a flood by one author adds at most `cap` posts (and one
+    distinct author), and raising the cap never lowers anything."""
+    before = fold(facts, E, None)
+    flood = [Event(f"flood{i}", "post", "t1", "spammer", E - HOUR_MS - i) for i in range(1000)]
+    after = fold(facts + flood, E, None)
+    old = stream_inputs(before, W24.name, cap, False).get("t1", ScoreInputs())
+    new = stream_inputs(after, W24.name, cap, False)["t1"]
+    assert 0 <= new.posts - old.posts <= cap and new.boosts == old.boosts
+    assert new.unique_authors - old.unique_authors <= 1
+    for raised in (cap + 1, None):
+        higher = stream_inputs(after, W24.name, raised, False)["t1"]
+        assert higher.posts >= new.posts and higher.boosts >= new.boosts
