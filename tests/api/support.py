@@ -26,7 +26,7 @@ from sinks.database import connect_writer
 from sinks.kukuri_app import ensure_kukuri_tables, upsert_topics
 from sinks.migrate import apply_migrations
 from sinks.storage.snapshots import RunSource, now_ms, write_snapshot
-from streams.metrics import TopicMetrics
+from streams.metrics import Snapshot, TopicMetrics
 from streams.snapshot_profiles import part_profiles
 from streams.windows import HOUR_MS, MINUTE_MS, align_down
 from tests.fixtures.app_db import add_facts  # noqa: F401 - re-exported for the API tests
@@ -88,6 +88,18 @@ async def commit(path: Path, window_end: int, rows: Sequence[TopicMetrics], *, s
     try:
         await write_snapshot(conn, window_end, rows, source=source, ttl_hours=48,
                              profiles=part_profiles(Settings().metrics.profiles.computed))
+    finally:
+        await conn.close()
+
+
+async def commit_scored(settings: Settings, snapshot: Snapshot, *, source: RunSource = "stream") -> None:
+    """Commit a snapshot scored with `settings`' computed profiles, shadow scores included, the way
+    the sink does."""
+    conn = await connect_writer(settings.database.path)
+    try:
+        await write_snapshot(conn, snapshot.boundary, snapshot.rows, source=source, ttl_hours=48,
+                             profile_rows=snapshot.profile_rows,
+                             profiles=part_profiles(settings.metrics.profiles.computed))
     finally:
         await conn.close()
 

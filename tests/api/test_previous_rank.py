@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from api.queries import PREVIOUS_RANK_DEPTH
-from sinks.database import connect_writer
-from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
 from streams.metrics import CountsByWindow, Snapshot, WindowCounts, build_snapshot
-from streams.snapshot_profiles import part_profiles
 from streams.windows import W6, W24, WPREV, window_set
 from tests.api.conftest import Api, serving
-from tests.api.support import add_facts, boundary, commit, create_db, row
+from tests.api.support import add_facts, boundary, commit, commit_scored, create_db, row
 from tests.api.test_profiles import commit as commit_profiles
 from tests.api.test_profiles import write_config
 
@@ -152,12 +149,7 @@ async def test_a_shadow_profiles_previous_ranks_are_counted_in_its_stored_rankin
             authors = rng.randint(1, 4)
             counts[W24.name][topic] = WindowCounts(rng.randint(1, 30), 0, rng.randint(0, 30), 0, authors, authors)  # type: ignore[index]
         snap = build_snapshot(e, counts, computed, windows=window_set(), updated_at=0)
-        conn = await connect_writer(settings.database.path)
-        try:
-            await write_snapshot(conn, e, snap.rows, source="stream", ttl_hours=48, profile_rows=snap.profile_rows,
-                                 profiles=part_profiles(computed))
-        finally:
-            await conn.close()
+        await commit_scored(settings, snap)
         return snap
 
     before = await write(boundary(5))

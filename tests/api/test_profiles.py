@@ -9,16 +9,13 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings, load_settings
-from sinks.database import connect_writer
-from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
 from streams.metrics import CountsByWindow, Snapshot, WindowCounts, build_snapshot
 from streams.profile_comparison import compare_rankings
 from streams.scoring import ScoreProfile
-from streams.snapshot_profiles import part_profiles
 from streams.windows import W6, W24, WPREV, window_set
 from tests.api.conftest import Api, serving
-from tests.api.support import boundary, create_db
+from tests.api.support import boundary, commit_scored, create_db
 from tests.fixtures.app_db import add_facts
 
 pytestmark = pytest.mark.integration
@@ -48,14 +45,8 @@ def snapshot(e: int, profiles: tuple[ScoreProfile, ...], extra: int = 0) -> Snap
 
 
 async def commit(settings: Settings, e: int, extra: int = 0) -> Snapshot:
-    computed = settings.metrics.profiles.computed
-    snap = snapshot(e, computed, extra)
-    conn = await connect_writer(settings.database.path)
-    try:
-        await write_snapshot(conn, e, snap.rows, source="stream", ttl_hours=48, profile_rows=snap.profile_rows,
-                             profiles=part_profiles(computed))
-    finally:
-        await conn.close()
+    snap = snapshot(e, settings.metrics.profiles.computed, extra)
+    await commit_scored(settings, snap)
     return snap
 
 

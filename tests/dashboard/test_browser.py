@@ -23,11 +23,8 @@ import pytest
 
 from appdb.recompute import recompute_snapshot
 from config.settings import Settings, load_settings
-from sinks.database import connect_writer
-from sinks.storage.snapshots import write_snapshot
 from streams.events import Event
-from streams.snapshot_profiles import part_profiles
-from tests.api.support import REPO, add_facts, api_process, boundary, commit, create_db, execute, row
+from tests.api.support import REPO, add_facts, api_process, boundary, commit, commit_scored, create_db, execute, row
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -316,14 +313,8 @@ def more_boosts(e: int) -> list[Event]:
 async def commit_profiles(settings: Settings, e: int) -> None:
     """The snapshot for boundary `e` as the reconciliation computes it from kukuri's tables, every
     computed profile scored by the real code, written the way the sink does."""
-    computed = settings.metrics.profiles.computed
-    snap = await recompute_snapshot(settings.database.path, e, computed, updated_at=e)
-    conn = await connect_writer(settings.database.path)
-    try:
-        await write_snapshot(conn, e, snap.rows, source="reconcile", ttl_hours=48, profile_rows=snap.profile_rows,
-                             profiles=part_profiles(computed))
-    finally:
-        await conn.close()
+    snap = await recompute_snapshot(settings.database.path, e, settings.metrics.profiles.computed, updated_at=e)
+    await commit_scored(settings, snap, source="reconcile")
 
 
 def profile_buttons(driver: WebDriver) -> list[tuple[str, str | None]]:
