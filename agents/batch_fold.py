@@ -71,6 +71,7 @@ def fold_records(
             if not group:
                 continue
         events, identities, sources = _decode(group, now_ms, max_skew_ms, result)
+        partition.note_folding(group[-1].offset + 1)
         if events:
             _fold_partition(partition, events, identities, sources, result)
         result.next_offsets[p] = group[-1].offset + 1

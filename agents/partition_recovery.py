@@ -158,6 +158,10 @@ class PartitionRecovery:
                       reason="the broker holds fewer records than the state has consumed")
             partition.clear()
         loaded = 0
+        if lost or (partition.offset is None and self.state.history_lost):
+            # Offsets start again in the new log: snapshot positions of the old one must not hold
+            # this partition's parts back (sinks.storage.snapshots).
+            partition.start_lineage(int(time.time() * 1000))
         if partition.offset is None and self.load_from_app_db is not None and (
             lost or self.state.history_lost or await self._history_trimmed(tp)
         ):

@@ -240,7 +240,8 @@ class SnapshotService(mode.Service):
                 if not partitions:
                     return None
                 parts = self.stream_state.snapshot(boundary, self.settings.metrics.profiles.computed, started, partitions)
-            record = await write_snapshot_part(
+                positions = self.stream_state.positions(partitions)
+            written = await write_snapshot_part(
                 self._conn,
                 boundary,
                 {p: s.rows for p, s in parts.items()},
@@ -253,9 +254,15 @@ class SnapshotService(mode.Service):
                 history_ttl_hours=self.settings.metrics.history_ttl_hours,
                 started_at=started,
                 request_id=request_id,
+                positions=positions,
             )
             rows = sum(len(s.rows) for s in parts.values())
             self.stream_metrics.set_snapshot_rows(rows)
+            if written.stale:
+                log_event(log, "trending_metrics_job.part_stale", level=logging.WARNING, window_end=boundary,
+                          partitions=list(written.stale), positions={p: positions[p].next_offset for p in written.stale},
+                          reason="a part read further into these partitions is already stored")
+            record = written.run
             if record is None:
                 log_event(log, "trending_metrics_job.part_written", window="24h", window_end=boundary,
                           partitions=partitions, topics=rows, duration_ms=now_ms() - started)

@@ -23,6 +23,7 @@ from sinks.migrate import apply_migrations
 from sinks.storage.snapshots import write_snapshot_part
 from streams.aggregation import PartitionState
 from streams.events import Event
+from streams.metrics import PartPosition
 from streams.scoring import DEFAULT, RISING, ScoreProfile, needs_author_counts, required_span_ms, scoring_windows
 from streams.snapshot_profiles import part_profiles
 from streams.state_store import MemoryStore
@@ -67,14 +68,15 @@ async def measure(topics: int, profiles: tuple[ScoreProfile, ...]) -> dict[str, 
         started = time.perf_counter()
         parts = {p: s.snapshot(boundary, profiles, 0) for p, s in states.items()}
         built = time.perf_counter()
-        record = await write_snapshot_part(
+        written_part = await write_snapshot_part(
             conn, boundary, {p: s.rows for p, s in parts.items()}, total_partitions=PARTITIONS,
             worker_id="bench", ttl_hours=48,
             profile_rows_by_partition={p: s.profile_rows for p, s in parts.items()},
-            profiles=part_profiles(profiles),
+            profiles=part_profiles(profiles), positions={p: PartPosition(topics) for p in parts},
         )
         written = time.perf_counter()
         await conn.close()
+    record = written_part.run
     assert record is not None and record.topics_upserted == topics
     return {"rows_ms": (built - started) * 1000, "write_ms": (written - built) * 1000, "total_ms": (written - started) * 1000}
 

@@ -288,12 +288,13 @@ async def _snapshot(
     started = time.perf_counter()
     stream_state.advance(boundary)
     parts = stream_state.snapshot(boundary, weights, boundary)
-    record = await write_snapshot_part(
+    written = await write_snapshot_part(
         conn, boundary, {p: s.rows for p, s in parts.items()},
         window_rows_by_partition={p: s.window_rows for p, s in parts.items()},
         total_partitions=config.partitions, worker_id="soak", ttl_hours=config.ttl_hours, started_at=boundary,
+        positions=stream_state.positions(parts),
     )
-    if record is None:
+    if written.run is None:
         raise RuntimeError(f"the snapshot for {boundary} did not complete")
     await expire(conn, config.ttl_hours, now=boundary)
     return (time.perf_counter() - started) * 1000

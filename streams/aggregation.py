@@ -42,6 +42,7 @@ from streams.state_keys import (
     fingerprint_key,
     identity_key,
     legacy_time_range,
+    lineage_key,
     offset_key,
     partition_range,
     split_identity_key,
@@ -98,6 +99,12 @@ class PartitionState:
         # checkpoint instead of one per fact.
         self.pending_times: dict[int, list[bytes]] = {}
         self.offset: int | None = None
+        # The offset after the last record folded into memory: past `offset` while a batch that
+        # failed before its checkpoint is read again. What a snapshot of this state may reflect.
+        self.folded_until = 0
+        # When this partition's log was found lost and the state rebuilt from the app database
+        # (epoch ms; 0: never): offsets before it belong to another log.
+        self.lineage_since = 0
         # Stored values of fact keys read ahead by `prefetch` (None: not stored). Only consulted
         # after `pending`, and dropped whenever the store can change under it.
         self._prefetched: dict[bytes, bytes | None] = {}
@@ -134,8 +141,11 @@ class PartitionState:
             self.store.write({}, [classified_key(self.partition)])
         raw_offset = self.store.get(offset_key(self.partition))
         self.offset = int.from_bytes(raw_offset, "big") if raw_offset else None
+        self.folded_until = self.offset or 0
         raw_fingerprint = self.store.get(fingerprint_key(self.partition))
         self.fingerprint = decode_fingerprint(raw_fingerprint) if raw_fingerprint else None
+        raw_lineage = self.store.get(lineage_key(self.partition))
+        self.lineage_since = int.from_bytes(raw_lineage, "big") if raw_lineage else 0
         self.tombstones = {split_identity_key(k) for k, _ in self.store.scan(*tombstone_range(self.partition))}
         if self.per_author_boosts:
             for key, raw in self.store.scan(*waiting_boost_range(self.partition)):
@@ -177,7 +187,25 @@ class PartitionState:
         self.pending_times.clear()
         self._prefetched.clear()
         self.offset = None
+        self.folded_until = 0
         self.fingerprint = None
+        self.lineage_since = 0
+
+    def start_lineage(self, since_ms: int) -> None:
+        """Mark the state as rebuilt after its log was lost; stored with the next checkpoint."""
+        self.lineage_since = since_ms
+        self.pending[lineage_key(self.partition)] = since_ms.to_bytes(8, "big")
+
+    def note_folding(self, next_offset: int) -> None:
+        """Records up to `next_offset` are about to be folded into memory (see `position`)."""
+        if next_offset > self.folded_until:
+            self.folded_until = next_offset
+
+    @property
+    def position(self) -> int:
+        """How far into the partition this state may reflect: the checkpointed offset, or the end of
+        a batch folded since (an upper bound: a snapshot must never claim less than it holds)."""
+        return max(self.offset or 0, self.folded_until)
 
     @property
     def cutoff(self) -> int:
@@ -337,6 +365,7 @@ class PartitionState:
         self._prefetched.clear()  # the store is about to change
         if next_offset is not None:
             self.offset = next_offset
+            self.note_folding(next_offset)
             writes[offset_key(self.partition)] = next_offset.to_bytes(8, "big")
         if last_record is not None:
             self.fingerprint = last_record

@@ -236,6 +236,14 @@ class Snapshot:
     profile_rows: list[ProfileScore] = field(default_factory=list)  # sorted by (profile, topic_id)
 
 
+@dataclass(frozen=True, slots=True)
+class PartPosition:
+    """How far a partition's stream had been read when its part of a snapshot was computed."""
+
+    next_offset: int  # the offset after the last record the part may reflect
+    lineage_since: int = 0  # when this partition's log was found lost and its state rebuilt (epoch ms; 0: never)
+
+
 def build_snapshot(
     boundary: int,
     counts: CountsByWindow,

@@ -145,6 +145,10 @@ def offset_key(partition: int) -> bytes:
     return partition_prefix(partition) + b"O"
 
 
+def lineage_key(partition: int) -> bytes:
+    return partition_prefix(partition) + b"G"
+
+
 _FINGERPRINT = struct.Struct(">qqQ")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from streams.aggregation import PartitionState
-from streams.metrics import Snapshot
+from streams.metrics import PartPosition, Snapshot
 from streams.scoring import Scoring
 from streams.state_store import StateStore
 from streams.windows import WindowSpec
@@ -101,6 +101,10 @@ class StreamState:
         active one first, or the default profile's weights)."""
         chosen = self.partitions if partitions is None else {p: self.partitions[p] for p in partitions}
         return {p: s.snapshot(boundary, scoring, updated_at) for p, s in chosen.items()}
+
+    def positions(self, partitions: Iterable[int]) -> dict[int, PartPosition]:
+        """How far into its stream each partition's state reaches, for fencing its snapshot part."""
+        return {p: PartPosition(self.partitions[p].position, self.partitions[p].lineage_since) for p in partitions}
 
     @property
     def active_topics(self) -> int:

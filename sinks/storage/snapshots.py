@@ -14,13 +14,18 @@ whole snapshot is in. Parts computed with different active profiles are never pr
 the completing write fails with `ProfileMismatch` and nothing of it is kept.
 Staged parts stay for a while after a promotion, so a later part for the same E (a worker
 answering `materialize` after another worker's scheduled run) promotes the set again.
+
+Parts never go back: each records how far its partition's stream had been read (the next Kafka
+offset, in `snapshot_positions`), and a part read less far than the stored one of the same
+partition and E is left out. Without this, a worker replaying a partition it was just given, or
+a write delayed past a rebalance, would put older numbers over newer ones.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +37,7 @@ from streams.metrics import (
     PROFILE_SCORE_COLUMNS,
     TOPIC_METRICS_COLUMNS,
     WINDOW_METRICS_COLUMNS,
+    PartPosition,
     ProfileScore,
     TopicMetrics,
     WindowMetrics,
@@ -139,6 +145,14 @@ async def write_snapshot(
                                  _promotion(profiles))
 
 
+@dataclass(frozen=True, slots=True)
+class PartWrite:
+    """What one `write_snapshot_part` call did."""
+
+    run: RunRecord | None  # the run, when this call completed the snapshot
+    stale: tuple[int, ...] = ()  # partitions left out: a part read further into their stream is stored
+
+
 async def write_snapshot_part(
     conn: aiosqlite.Connection,
     boundary: int,
@@ -153,92 +167,153 @@ async def write_snapshot_part(
     history_ttl_hours: int = 0,
     profile_rows_by_partition: dict[int, Sequence[ProfileScore]] | None = None,
     profiles: PartProfiles | None = None,
-) -> RunRecord | None:
+    positions: Mapping[int, PartPosition] | None = None,
+) -> PartWrite:
     """Stage these partitions' rows for `boundary`; promote and record the run once all are in.
 
     `request_id` (a `materialize` request) is acknowledged for these partitions in the same
     transaction. `history_ttl_hours` as in `write_snapshot`, when this call completes the snapshot.
     `profiles` is what these partitions were computed with, `profile_rows_by_partition` their shadow
-    scores. Returns the run record when this call completed the snapshot, otherwise None; raises
-    `ProfileMismatch` (and keeps nothing of this call) when it would complete a snapshot whose parts
-    disagree on the active profile.
+    scores. Raises `ProfileMismatch` (and keeps nothing of this call) when it would complete a
+    snapshot whose parts disagree on the active profile.
+
+    `positions` fences the write: a partition whose stored part of `boundary` was read further into
+    the stream than this one is left out (`PartWrite.stale`), so numbers never go back. A request
+    is still acknowledged for it: what is stored covers at least as much of the stream.
     """
     started = now_ms() if started_at is None else started_at
-    parts = sorted(rows_by_partition)
     for part_rows in rows_by_partition.values():
         _check_rows(boundary, part_rows)
-    marks = ", ".join("?" for _ in parts)
-    window_rows = [
-        (w, p) for p, ws in (window_rows_by_partition or {}).items() for w in ws
-    ]
-    profile_rows = [(r, p) for p, rs in (profile_rows_by_partition or {}).items() for r in rs]
-    if parts == list(range(total_partitions)):
-        # One worker owns every partition: nothing to wait for, so skip staging.
-        return await _write_whole(
-            conn, boundary, rows_by_partition, window_rows, started, ttl_hours, history_ttl_hours, request_id,
-            [r for r, _ in profile_rows], profiles,
-        )
     async with transaction(conn):
-        await _acknowledge(conn, request_id, boundary, parts)
-        await conn.execute(
-            f"DELETE FROM topic_metrics_staging WHERE window_end = ? AND partition IN ({marks})",
-            (boundary, *parts),
-        )
-        await conn.executemany(
-            _STAGE, [(p, *r.values()) for p in parts for r in rows_by_partition[p]]
-        )
-        await _replace_window_rows(conn, boundary, parts, window_rows)
-        await conn.execute(
-            f"DELETE FROM topic_profile_scores_staging WHERE window_end = ? AND partition IN ({marks})",
-            (boundary, *parts),
-        )
-        await conn.executemany(_STAGE_PROFILE_SCORES, [(p, *r.values()) for r, p in profile_rows])
-        written = now_ms()
-        active, fingerprints = (None, None) if profiles is None else (
-            profiles.active, json.dumps(dict(profiles.fingerprints), sort_keys=True))
-        await conn.executemany(
-            "INSERT OR REPLACE INTO snapshot_parts (window_end, partition, partitions, worker_id, topics, written_at,"
-            " score_profile, score_fingerprints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(boundary, p, total_partitions, worker_id, len(rows_by_partition[p]), written, active, fingerprints)
-             for p in parts],
-        )
-        present = await scalar(
-            conn, "SELECT COUNT(*) FROM snapshot_parts WHERE window_end = ? AND partition < ?",
-            (boundary, total_partitions),
-        )
-        if present != total_partitions:
-            return None
-        promotion = await _agreed_promotion(conn, boundary, total_partitions)
-        return await _promote(conn, boundary, started, ttl_hours, history_ttl_hours, promotion)
+        await _acknowledge(conn, request_id, boundary, sorted(rows_by_partition))
+        stale = [] if positions is None else await _stale_partitions(conn, boundary, positions)
+        parts = sorted(set(rows_by_partition) - set(stale))
+        if not parts:
+            return PartWrite(None, tuple(stale))
+        if positions is not None:
+            await _record_positions(conn, boundary, {p: positions[p] for p in parts}, worker_id)
+        chosen = {p: rows_by_partition[p] for p in parts}
+        windows = {p: ws for p, ws in (window_rows_by_partition or {}).items() if p in chosen}
+        scores = {p: rs for p, rs in (profile_rows_by_partition or {}).items() if p in chosen}
+        run: RunRecord | None
+        if parts == list(range(total_partitions)):
+            # One worker owns every partition: nothing to wait for, so skip staging.
+            run = await _write_whole(conn, boundary, chosen, windows, started, ttl_hours, history_ttl_hours,
+                                     scores, profiles)
+        else:
+            run = await _stage(conn, boundary, chosen, windows, scores, profiles, total_partitions, worker_id,
+                               started, ttl_hours, history_ttl_hours)
+        return PartWrite(run, tuple(stale))
+
+
+async def _stale_partitions(
+    conn: aiosqlite.Connection, boundary: int, positions: Mapping[int, PartPosition]
+) -> list[int]:
+    """The partitions whose stored part of `boundary` reflects more of their stream than `positions` says.
+
+    A lineage start (a lost log rebuilt) is recorded first: positions written before it count no more."""
+    restarted = [(p, pos.lineage_since) for p, pos in positions.items() if pos.lineage_since]
+    await conn.executemany(
+        "INSERT INTO partition_lineage (partition, since) VALUES (?, ?)"
+        " ON CONFLICT (partition) DO UPDATE SET since = max(since, excluded.since)",
+        restarted,
+    )
+    async with conn.execute(
+        "SELECT s.partition, s.next_offset FROM snapshot_positions AS s"
+        " LEFT JOIN partition_lineage AS l ON l.partition = s.partition"
+        " WHERE s.window_end = ? AND s.written_at >= coalesce(l.since, 0)",
+        (boundary,),
+    ) as cursor:
+        stored: dict[int, int] = {p: offset for p, offset in await cursor.fetchall()}
+    return sorted(p for p, pos in positions.items() if stored.get(p, -1) > pos.next_offset)
+
+
+async def _record_positions(
+    conn: aiosqlite.Connection, boundary: int, positions: Mapping[int, PartPosition], worker_id: str
+) -> None:
+    written = now_ms()
+    await conn.executemany(
+        "INSERT OR REPLACE INTO snapshot_positions (window_end, partition, next_offset, worker_id, written_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(boundary, p, pos.next_offset, worker_id, written) for p, pos in positions.items()],
+    )
+
+
+async def _stage(
+    conn: aiosqlite.Connection,
+    boundary: int,
+    rows_by_partition: dict[int, Sequence[TopicMetrics]],
+    window_rows_by_partition: dict[int, Sequence[WindowMetrics]],
+    profile_rows_by_partition: dict[int, Sequence[ProfileScore]],
+    profiles: PartProfiles | None,
+    total_partitions: int,
+    worker_id: str,
+    started: int,
+    ttl_hours: int,
+    history_ttl_hours: int,
+) -> RunRecord | None:
+    """Stage these partitions' parts; promote every staged part when the set is complete."""
+    parts = sorted(rows_by_partition)
+    marks = ", ".join("?" for _ in parts)
+    window_rows = [(w, p) for p, ws in window_rows_by_partition.items() for w in ws]
+    profile_rows = [(r, p) for p, rs in profile_rows_by_partition.items() for r in rs]
+    await conn.execute(
+        f"DELETE FROM topic_metrics_staging WHERE window_end = ? AND partition IN ({marks})",
+        (boundary, *parts),
+    )
+    await conn.executemany(
+        _STAGE, [(p, *r.values()) for p in parts for r in rows_by_partition[p]]
+    )
+    await _replace_window_rows(conn, boundary, parts, window_rows)
+    await conn.execute(
+        f"DELETE FROM topic_profile_scores_staging WHERE window_end = ? AND partition IN ({marks})",
+        (boundary, *parts),
+    )
+    await conn.executemany(_STAGE_PROFILE_SCORES, [(p, *r.values()) for r, p in profile_rows])
+    written = now_ms()
+    active, fingerprints = (None, None) if profiles is None else (
+        profiles.active, json.dumps(dict(profiles.fingerprints), sort_keys=True))
+    await conn.executemany(
+        "INSERT OR REPLACE INTO snapshot_parts (window_end, partition, partitions, worker_id, topics, written_at,"
+        " score_profile, score_fingerprints) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(boundary, p, total_partitions, worker_id, len(rows_by_partition[p]), written, active, fingerprints)
+         for p in parts],
+    )
+    present = await scalar(
+        conn, "SELECT COUNT(*) FROM snapshot_parts WHERE window_end = ? AND partition < ?",
+        (boundary, total_partitions),
+    )
+    if present != total_partitions:
+        return None
+    promotion = await _agreed_promotion(conn, boundary, total_partitions)
+    return await _promote(conn, boundary, started, ttl_hours, history_ttl_hours, promotion)
 
 
 async def _write_whole(
     conn: aiosqlite.Connection,
     boundary: int,
     rows_by_partition: dict[int, Sequence[TopicMetrics]],
-    window_rows: list[tuple[WindowMetrics, int]],
+    window_rows_by_partition: dict[int, Sequence[WindowMetrics]],
     started: int,
     ttl_hours: int,
     history_ttl_hours: int,
-    request_id: str | None,
-    profile_rows: Sequence[ProfileScore],
+    profile_rows_by_partition: dict[int, Sequence[ProfileScore]],
     profiles: PartProfiles | None,
 ) -> RunRecord:
-    async with transaction(conn):
-        await _acknowledge(conn, request_id, boundary, sorted(rows_by_partition))
-        await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end = ?", (boundary,))
-        await conn.execute("DELETE FROM topic_profile_scores_staging WHERE window_end = ?", (boundary,))
-        await conn.execute("DELETE FROM snapshot_parts WHERE window_end = ?", (boundary,))
-        await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
-        await conn.executemany(UPSERT_TOPIC_METRICS, _in_key_order(
-            [r for rows in rows_by_partition.values() for r in rows]
-        ))
-        await _replace_window_rows(conn, boundary, None, window_rows)
-        await _replace_profile_scores(
-            conn, boundary, profile_rows, (r for rows in rows_by_partition.values() for r in rows))
-        topics = sum(len(rows) for rows in rows_by_partition.values())
-        return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours, history_ttl_hours,
-                                 _promotion(profiles))
+    await conn.execute("DELETE FROM topic_metrics_staging WHERE window_end = ?", (boundary,))
+    await conn.execute("DELETE FROM topic_profile_scores_staging WHERE window_end = ?", (boundary,))
+    await conn.execute("DELETE FROM snapshot_parts WHERE window_end = ?", (boundary,))
+    await conn.execute("DELETE FROM topic_metrics WHERE window_end = ?", (boundary,))
+    await conn.executemany(UPSERT_TOPIC_METRICS, _in_key_order(
+        [r for rows in rows_by_partition.values() for r in rows]
+    ))
+    await _replace_window_rows(conn, boundary, None, [(w, p) for p, ws in window_rows_by_partition.items() for w in ws])
+    await _replace_profile_scores(
+        conn, boundary, [r for rs in profile_rows_by_partition.values() for r in rs],
+        (r for rows in rows_by_partition.values() for r in rows))
+    topics = sum(len(rows) for rows in rows_by_partition.values())
+    return await _finish_run(conn, boundary, "stream", started, topics, ttl_hours, history_ttl_hours,
+                             _promotion(profiles))
 
 
 async def _acknowledge(conn: aiosqlite.Connection, request_id: str | None, boundary: int, parts: list[int]) -> None:
@@ -362,8 +437,8 @@ async def expire(conn: aiosqlite.Connection, ttl_hours: int, *, now: int | None 
     """Delete rows older than the TTL; returns how many `topic_metrics` rows went."""
     cutoff = (now_ms() if now is None else now) - ttl_hours * HOUR_MS
     expired = await rowcount(conn, "DELETE FROM topic_metrics WHERE window_end < ?", (cutoff,))
-    for table in ("topic_window_metrics", "topic_metrics_staging", "snapshot_parts", "trending_runs",
-                  "materialize_acks", "topic_profile_scores", "topic_profile_scores_staging"):
+    for table in ("topic_window_metrics", "topic_metrics_staging", "snapshot_parts", "snapshot_positions",
+                  "trending_runs", "materialize_acks", "topic_profile_scores", "topic_profile_scores_staging"):
         await conn.execute(f"DELETE FROM {table} WHERE window_end < ?", (cutoff,))
     return expired
 

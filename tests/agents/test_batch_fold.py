@@ -172,3 +172,15 @@ def test_dead_letters_are_bounded_and_say_where_the_original_is() -> None:
     assert headers["source"] == b"events/0/7"
     assert headers["truncated_from"] == str(MAX_DLQ_VALUE_BYTES + 10).encode()
     assert headers["key_truncated_from"] == str(MAX_DLQ_KEY_BYTES + 1).encode()
+
+
+def test_the_position_a_snapshot_claims_covers_a_batch_folded_but_not_checkpointed() -> None:
+    """A batch that fails after its fold (the dead-letter write, say) is read again, but memory
+    already holds it: a snapshot taken meanwhile must not claim to reflect less than it does."""
+    state = new_state(partitions=(0,))
+    records = [record(i, post(f"p{i}").to_json(), key=b"t") for i in range(5)]
+    fold_records(state, records, now_ms=NOW, max_skew_ms=300_000)
+    assert state.partitions[0].offset == 0 and state.positions([0])[0].next_offset == 5
+    state.checkpoint({0: 5})
+    fold_records(state, records[:3], now_ms=NOW, max_skew_ms=300_000)  # already folded: skipped
+    assert state.partitions[0].offset == 5 and state.positions([0])[0].next_offset == 5

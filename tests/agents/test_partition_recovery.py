@@ -127,6 +127,7 @@ async def test_local_state_resumes_at_its_checkpoint_when_the_broker_holds_the_s
     await r.restore_pending()
     assert r.consumer.positions == {0: 5}  # type: ignore[attr-defined]
     assert r.state.partitions[0].active_topics == 1 and app_db.loads == []
+    assert r.state.partitions[0].lineage_since == 0  # the same log: its offsets still compare
 
 
 @pytest.mark.parametrize(
@@ -151,6 +152,11 @@ async def test_lost_history_drops_local_state_and_bootstraps_from_the_app_db(
     rows = r.state.partitions[0].snapshot(E, ScoreWeights(), 0).rows
     assert [(row.topic_id, row.posts_24h) for row in rows] == [("t", 1)]  # the app db's fact, not the old one
     assert r.lost == set()
+    # A new log: its offsets start again, and snapshot positions of the old one must not hold it back.
+    lineage = r.state.partitions[0].lineage_since
+    assert lineage > 0 and r.state.positions([0])[0].lineage_since == lineage
+    reloaded = await r.state.load(0)
+    assert reloaded.lineage_since == lineage  # stored with the state, so it survives a restart
 
 
 async def test_a_trimmed_log_or_a_new_broker_incarnation_bootstraps_a_fresh_partition() -> None:
@@ -159,12 +165,13 @@ async def test_a_trimmed_log_or_a_new_broker_incarnation_bootstraps_a_fresh_part
     r.on_assigned([0])
     await r.restore_pending()
     assert app_db.loads == [0] and r.consumer.positions == {0: 40}  # type: ignore[attr-defined]
+    assert r.state.partitions[0].lineage_since == 0  # trimmed by retention: still the same log
 
     app_db = AppDb([])
     r = recovery(MemoryStore(), FakeConsumer({0}), Broker({0: 0}), app_db, history_lost=True)
     r.on_assigned([0])
     await r.restore_pending()
-    assert app_db.loads == [0]
+    assert app_db.loads == [0] and r.state.partitions[0].lineage_since > 0
 
 
 async def test_restore_failures_are_retried_then_fatal() -> None:

@@ -13,7 +13,16 @@ import pytest
 
 from tests.agents.test_crash_consistency import known_stream
 from tests.agents.test_worker_integration import materialize, now_boundary
-from tests.fixtures.fault_env import Feeder, configure, prepare, sigkill, start_worker, wait_for_owners
+from tests.fixtures.fault_env import (
+    Feeder,
+    configure,
+    log_events,
+    prepare,
+    produce,
+    sigkill,
+    start_worker,
+    wait_for_owners,
+)
 from tests.fixtures.snapshot_watch import SnapshotWatcher, StreamPrefixes
 from tests.fixtures.trending_env import TrendingEnv
 from tests.oracle import expected_rows
@@ -81,3 +90,38 @@ def test_workers_dying_and_joining_under_load_promote_only_whole_snapshots(trend
     assert StreamPrefixes(events).judge_all(watcher.observations) == []
     print(f"ownership: {first} -> {second} -> {third}; killed after {sent_at_kill} events; "
           f"{watcher.reads} reads, {len(promoted)} promoted boundary states")
+
+
+def test_a_worker_replaying_answered_barriers_never_puts_older_numbers_back(trending_env: TrendingEnv) -> None:
+    """A worker given partitions replays them from the start, and reads on the way the barriers of
+    `materialize` requests answered long ago: parts at those points are older than what is stored,
+    and must be left out rather than promoted."""
+    env = trending_env
+    configure(env, partitions=2, stream={"checkpoint_max_events": 10})
+    prepare(env)
+    E = now_boundary()
+    events = known_stream(E, SEED, facts=240, topics=12)
+    half = len(events) // 2
+
+    a, _ = start_worker(env, "a", env.root / "state-a")
+    wait_for_owners(env, [a])
+    produce(env, events[:half])
+    materialize(env, E)  # a barrier mid-stream, answered
+    produce(env, events[half:])
+    materialize(env, E)
+    assert env.snapshot(E) == expected_rows(events, E)
+
+    watcher = SnapshotWatcher(env.db)
+    watcher.start()
+    try:
+        sigkill(env, a)
+        b, _ = start_worker(env, "b", env.root / "state-b")  # empty data directory: replays both partitions
+        wait_for_owners(env, [b])
+        env.wait_until(lambda: log_events(env, "trending_metrics_job.part_stale"), 90,
+                       "the replaying worker to leave its part at the old barrier out")
+        materialize(env, E)
+    finally:
+        watcher.stop()
+
+    assert watcher.observations and StreamPrefixes(events).judge_all(watcher.observations) == []
+    assert env.snapshot(E) == expected_rows(events, E)

@@ -77,14 +77,14 @@ async def test_each_snapshot_write_expires_the_history_in_its_transaction(tmp_pa
         await write_history(conn, [Snapshot(old, [row("a", old, 1)], [])], source="backfill", run_at=e)
         part = await write_snapshot_part(conn, e, {0: [row("a", e, 1)]}, total_partitions=2, worker_id="w1",
                                          ttl_hours=48, history_ttl_hours=5)
-        assert part is None and history_boundaries(db) == [old, young]
+        assert part.run is None and history_boundaries(db) == [old, young]
         whole = await write_snapshot_part(conn, e, {1: [row("b", e, 1)]}, total_partitions=2, worker_id="w2",
                                           ttl_hours=48, history_ttl_hours=1)
-        assert whole is not None and whole.expired_history == 2 and history_boundaries(db) == []
+        assert whole.run is not None and whole.run.expired_history == 2 and history_boundaries(db) == []
         # One worker owning every partition writes the whole snapshot at once, expiry included.
         await write_history(conn, [Snapshot(old, [row("a", old, 1)], [])], source="backfill", run_at=e)
         alone = await write_snapshot_part(conn, e, {0: [row("a", e, 1)]}, total_partitions=1, worker_id="w1",
                                           ttl_hours=48, history_ttl_hours=5)
-        assert alone is not None and alone.expired_history == 1 and history_boundaries(db) == []
+        assert alone.run is not None and alone.run.expired_history == 1 and history_boundaries(db) == []
     finally:
         await conn.close()

@@ -103,12 +103,12 @@ async def test_parts_rank_shadows_across_partitions(conn, tmp_path: Path) -> Non
     snap = snapshot(e, seed=4)
     rows, shadows = split(snap, 2)
     kwargs = {"total_partitions": 2, "ttl_hours": 48, "profiles": part_profiles(PROFILES)}
-    assert await write_snapshot_part(conn, e, {0: rows[0]}, worker_id="w1",
-                                     profile_rows_by_partition={0: shadows[0]}, **kwargs) is None  # type: ignore[arg-type]
+    assert (await write_snapshot_part(conn, e, {0: rows[0]}, worker_id="w1",
+                                      profile_rows_by_partition={0: shadows[0]}, **kwargs)).run is None  # type: ignore[arg-type]
     assert stored_ranks(db, e) == {}
     done = await write_snapshot_part(conn, e, {1: rows[1]}, worker_id="w2",
                                      profile_rows_by_partition={1: shadows[1]}, **kwargs)  # type: ignore[arg-type]
-    assert done is not None and done.score_fingerprint == DEFAULT.fingerprint
+    assert done.run is not None and done.run.score_fingerprint == DEFAULT.fingerprint
     ranks = stored_ranks(db, e)
     assert {name: ranks[name] for name in ("strict", "boosty")} == {
         name: expected_ranks(snap, name) for name in ("strict", "boosty")}
@@ -136,10 +136,10 @@ async def test_parts_of_different_active_profiles_are_never_promoted(conn, tmp_p
     # retry completes the snapshot; the shadow only the old part had (boosty) is gone with it.
     first = await write_snapshot_part(conn, e, {0: rows_new[0]}, total_partitions=2, worker_id="w1", ttl_hours=48,
                                       profile_rows_by_partition={0: shadows_new[0]}, profiles=part_profiles(switched))
-    assert first is None
+    assert first.run is None
     done = await write_snapshot_part(conn, e, {1: rows_new[1]}, total_partitions=2, worker_id="w2", ttl_hours=48,
                                      profile_rows_by_partition={1: shadows_new[1]}, profiles=part_profiles(switched))
-    assert done is not None and done.score_fingerprint == switched[0].fingerprint
+    assert done.run is not None and done.run.score_fingerprint == switched[0].fingerprint
     assert stored_ranks(db, e) == {"strict": expected_ranks(new, "strict")}
 
 
@@ -154,5 +154,5 @@ async def test_a_shadow_only_some_parts_computed_is_left_out(conn, tmp_path: Pat
     done = await write_snapshot_part(conn, e, {1: rows[1]}, total_partitions=2, worker_id="w2", ttl_hours=48,
                                      profile_rows_by_partition={1: shadows_partial[1]},
                                      profiles=part_profiles((DEFAULT, STRICT)))
-    assert done is not None
+    assert done.run is not None
     assert set(stored_ranks(db, e)) == {"strict"}
