@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 import mode
 
+from agents.heap import trim_heap
 from agents.run_policy import RunPolicy, failure_fields
 from config.settings import ConfigError, Settings
 from observability.alerts import AlertNotifier, check_table_size, row_limit
@@ -258,6 +259,8 @@ class SnapshotService(mode.Service):
             )
             rows = sum(len(s.rows) for s in parts.values())
             self.stream_metrics.set_snapshot_rows(rows)
+            # The run freed its rows; with RocksDB's flushes, free pages pile up in malloc's arenas.
+            await asyncio.to_thread(trim_heap)
             if written.stale:
                 log_event(log, "trending_metrics_job.part_stale", level=logging.WARNING, window_end=boundary,
                           partitions=list(written.stale), positions={p: positions[p].next_offset for p in written.stale},

@@ -42,6 +42,7 @@ from typing import Final
 
 import aiosqlite
 
+from agents.heap import HeapUsage, heap_usage, trim_heap
 from agents.worker_app import GC_THRESHOLDS
 from config.settings import ScoreWeights, StreamSettings
 from sinks.database import connect_writer
@@ -51,6 +52,8 @@ from streams.events import Event, Kind
 from streams.state_store import RocksStore
 from streams.stream_state import StreamState
 from streams.windows import HOUR_MS, MINUTE_MS, PANE_MS, retention_ms, window_set
+
+MB: Final = 1024 * 1024
 
 # Far enough ahead that the writer's wall-clock TTL keeps every row the simulated TTL keeps.
 EPOCH: Final = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1000)
@@ -102,6 +105,12 @@ class HourSample:
     snapshot_ms_max: float
     metrics_rows: int
     sqlite_mb: float
+    heap_in_use_mb: float
+    """What malloc has handed out and not had back (Python objects, RocksDB's buffers, SQLite's cache)."""
+    heap_free_mb: float
+    """Free inside malloc's arenas: resident until trimmed (see agents.heap)."""
+    rocksdb_mb: float
+    """RocksDB's memtables, table readers and block cache."""
 
     @property
     def state_sst_mb(self) -> float:
@@ -117,8 +126,8 @@ class SoakResult:
     counts overwritten and range-deleted keys until compaction drops them."""
 
 
-PLATEAU_METRICS: Final = ("rss_mb", "state_sst_mb", "state_keys", "snapshot_ms_mean", "metrics_rows",
-                          "sqlite_mb", "events_per_s")
+PLATEAU_METRICS: Final = ("rss_mb", "heap_in_use_mb", "rocksdb_mb", "state_sst_mb", "state_keys",
+                          "snapshot_ms_mean", "metrics_rows", "sqlite_mb", "events_per_s")
 
 
 class Traffic:
@@ -226,7 +235,8 @@ async def run_soak(
     state_retention = retention_ms(windows, stream.late_grace_minutes * MINUTE_MS)
     state_dir = workdir / "rocksdb"
     db_path = workdir / "kukuri.db"
-    stream_state = StreamState(RocksStore(state_dir), windows, state_retention, EPOCH)
+    store = RocksStore(state_dir)
+    stream_state = StreamState(store, windows, state_retention, EPOCH)
     for p in range(config.partitions):
         partition = await stream_state.load(p)
         partition.offset = 0
@@ -256,6 +266,7 @@ async def run_soak(
                 apply_seconds += time.perf_counter() - started
                 applied += len(events)
                 snapshot_ms.append(await _snapshot(conn, stream_state, start + PANE_MS, weights, config))
+            heap = heap_usage() or HeapUsage(0, 0)
             sample = HourSample(
                 hour=hour,
                 events=applied,
@@ -270,6 +281,9 @@ async def run_soak(
                 snapshot_ms_max=max(snapshot_ms),
                 metrics_rows=await _count_rows(conn),
                 sqlite_mb=disk_mb(db_path, db_path.with_name(db_path.name + "-wal")),
+                heap_in_use_mb=heap.in_use / MB,
+                heap_free_mb=heap.free / MB,
+                rocksdb_mb=sum(store.memory().values()) / MB,
             )
             samples.append(sample)
             if on_hour is not None:
@@ -297,6 +311,7 @@ async def _snapshot(
     if written.run is None:
         raise RuntimeError(f"the snapshot for {boundary} did not complete")
     await expire(conn, config.ttl_hours, now=boundary)
+    await asyncio.to_thread(trim_heap)  # as the worker's sink does after each run
     return (time.perf_counter() - started) * 1000
 
 
@@ -317,13 +332,15 @@ def plateau_growth(samples: Sequence[HourSample], settle_hour: int) -> dict[str,
 
 
 TABLE_HEADER: Final = (
-    "| hour | events | events/s | RSS (MB) | state on disk (MB) | of which WAL (MB) | state keys | active topics "
+    "| hour | events | events/s | RSS (MB) | heap in use (MB) | heap free (MB) | RocksDB memory (MB) "
+    "| state on disk (MB) | of which WAL (MB) | state keys | active topics "
     "| snapshot mean (ms) | snapshot max (ms) | topic_metrics rows | SQLite (MB) |"
 )
 
 
 def format_row(s: HourSample) -> str:
-    return (f"| {s.hour} | {s.events:,} | {s.events_per_s:,.0f} | {s.rss_mb:,.0f} | {s.state_disk_mb:,.1f} "
+    return (f"| {s.hour} | {s.events:,} | {s.events_per_s:,.0f} | {s.rss_mb:,.0f} | {s.heap_in_use_mb:,.0f} "
+            f"| {s.heap_free_mb:,.0f} | {s.rocksdb_mb:,.1f} | {s.state_disk_mb:,.1f} "
             f"| {s.state_wal_mb:,.1f} | {s.state_keys:,} | {s.active_topics:,} | {s.snapshot_ms_mean:,.0f} | {s.snapshot_ms_max:,.0f} "
             f"| {s.metrics_rows:,} | {s.sqlite_mb:,.0f} |")
 

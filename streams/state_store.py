@@ -159,5 +159,14 @@ class RocksStore:
     def approximate_keys(self) -> int:
         return self._db.property_int_value("rocksdb.estimate-num-keys") or 0
 
+    def memory(self) -> dict[str, int]:
+        """RocksDB's own memory, in bytes: memtables, table readers (indexes and filters of open
+        files) and the block cache."""
+        return {name: self._db.property_int_value(f"rocksdb.{prop}") or 0 for name, prop in (
+            ("memtables", "cur-size-all-mem-tables"),
+            ("table_readers", "estimate-table-readers-mem"),
+            ("block_cache", "block-cache-usage"),
+        )}
+
     def close(self) -> None:
         self._db.close()
