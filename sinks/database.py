@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -38,10 +40,32 @@ async def connect_writer(
         raise DatabaseFileMissing(f"unable to open database file: {path} does not exist")
     else:
         conn = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None)
-    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        await _use_wal(conn, busy_timeout_ms)
+        await conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        await conn.close()
+        raise
     return conn
+
+
+async def _use_wal(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+    """Switch to WAL, waiting up to the busy timeout for other connections doing the same.
+
+    SQLite does not wait (on its busy handler) when two connections switching a new file at once
+    would deadlock: one gets `database is locked` at once. Several workers started together on a
+    new database meet exactly that, so the switch is retried here.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.01)
 
 
 # For a connection that aggregates days of facts in one statement: its sorts and materialised

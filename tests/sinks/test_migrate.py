@@ -6,7 +6,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from sinks.database import connect_writer
 from sinks.migrate import available_migrations, migrate
+from sinks.storage.sql import scalar
 
 
 async def test_concurrent_migrations_apply_each_version_once(tmp_path: Path) -> None:
@@ -35,3 +37,14 @@ async def test_kukuri_topic_metrics_table_keeps_its_rows(tmp_path: Path) -> None
     await migrate(db)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT posts_24h, participants_24h FROM topic_metrics").fetchall() == [(7, 0)]
+
+
+async def test_writers_opening_a_new_database_together_all_get_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL from several connections at once makes SQLite refuse one of them
+    at once (it would deadlock), without waiting on the busy timeout; every writer must still open."""
+    for attempt in range(100):
+        db = tmp_path / f"new-{attempt}.db"
+        conns = await asyncio.gather(*(connect_writer(db) for _ in range(8)))
+        for conn in conns:
+            assert await scalar(conn, "PRAGMA journal_mode") == "wal"
+            await conn.close()
