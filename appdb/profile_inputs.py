@@ -1,8 +1,9 @@
 """Score-profile inputs recomputed from the app database (for the reconciliation and the live fallback).
 
 The SQL returns, per window, topic and author, the live posts and replies, the live boosts and how
-many of those are self-boosts; Python then applies the caps with the stream's own code
-(`streams.capped.ScoringTally.add_author`), so the batch and the stream cannot disagree on a cap.
+many of those are self-boosts; Python adds them to the stream's own window tallies
+(`streams.sliding.Tally.add_author`) and reads them with `Tally.inputs`, the code that applies caps
+and leaves out self-boosts for the stream, so the batch and the stream cannot disagree on a cap.
 Facts are read through the one mapping of kukuri's rows to facts (`appdb.facts`): the same posts,
 boosts and topics as the reconciliation.
 
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from appdb.facts import topic_facts_cte
 from sinks.database import connect_reader
-from streams.capped import ScoringTally
-from streams.scoring import NO_INPUTS, SELF_BOOST_HORIZON_MS, Need, ScoreInputs, ScoreProfile, tracked_caps
+from streams.scoring import NO_INPUTS, SELF_BOOST_HORIZON_MS, Need, ScoreInputs, ScoreProfile
+from streams.sliding import Tally
 from streams.windows import WindowSpec
 
 _SELF_BOOST = (
@@ -64,13 +65,12 @@ async def read_profile_inputs(
             rows = await cursor.fetchall()
     finally:
         await conn.close()
-    caps = {w.name: tracked_caps(profiles, w) for w in windows}
-    tallies: dict[str, dict[str, ScoringTally]] = {w.name: {} for w in windows}
+    tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
     for name, topic, author, posts, boosts, self_boosts in rows:
         by_topic = tallies[name]
         tally = by_topic.get(topic)
         if tally is None:
-            tally = by_topic[topic] = ScoringTally(caps[name])
+            tally = by_topic[topic] = Tally()
         tally.add_author(author, posts, boosts, self_boosts)
     topics = sorted({topic for by_topic in tallies.values() for topic in by_topic})
     result: dict[str, dict[str, list[ScoreInputs]]] = {}
@@ -81,5 +81,5 @@ async def read_profile_inputs(
     return result
 
 
-def _inputs(tally: ScoringTally | None, need: Need) -> ScoreInputs:
+def _inputs(tally: Tally | None, need: Need) -> ScoreInputs:
     return NO_INPUTS if tally is None else tally.inputs(need.cap, need.count_self_boosts)

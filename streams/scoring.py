@@ -7,8 +7,8 @@ own baseline (docs/scoring.md has the definitions and worked examples).
 
 A profile states what it needs of the window state as `Need`s (a window, an author cap and whether
 self-boosts count). The stream, the reconciliation batch and the live fallback each produce one
-`ScoreInputs` per need, in the order of `profile.needs` (`streams.capped` applies the cap the same
-way for all three), and call `score_topic`, so the three compute identical numbers.
+`ScoreInputs` per need, in the order of `profile.needs` (`streams.sliding.Tally.inputs` applies the
+cap the same way for all three), and call `score_topic`, so the three compute identical numbers.
 """
 
 from __future__ import annotations
@@ -384,14 +384,6 @@ def missing_windows(profiles: Iterable[ScoreProfile], kept: Iterable[WindowSpec]
     """
     have = set(kept)
     return [(p.name, n.window.name) for p in profiles for n in p.needs if n.window not in have]
-
-
-def tracked_caps(profiles: Iterable[ScoreProfile], window: WindowSpec | None = None) -> tuple[int, ...]:
-    """The caps the window state keeps a capped sum for: those some need applies (to `window` only,
-    if given: each window's tallies need only their own caps, and pane tallies none)."""
-    return tuple(sorted({
-        n.cap for p in profiles for n in p.needs if n.cap is not None and (window is None or n.window == window)
-    }))
 
 
 def required_span_ms(profiles: Iterable[ScoreProfile]) -> int:

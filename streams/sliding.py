@@ -92,6 +92,18 @@ class Tally:
             own = self.self_boosters if self.self_boosters is not None else self._new_self_boosters()
             _bump(own, author, self_boosts)
 
+    def add_author(self, author: str, posts: int, boosts: int, self_boosts: int) -> None:
+        """Add one author's live posts (replies included), boosts and self-boosts at once: the
+        reconciliation reads these sums per topic and author with SQL, and fills only what `inputs`
+        reads (not bookmarks or participants)."""
+        self._counts = None
+        if posts:
+            self.posts += posts
+            _bump(self.authors, author, posts)
+        if boosts:
+            self.boosts += boosts
+            self.add_boost(author, boosts, self_boosts)
+
     def _new_boosters(self) -> dict[str, int]:
         self.boosters = {}
         return self.boosters

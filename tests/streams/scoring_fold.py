@@ -1,10 +1,11 @@
-"""`streams.capped.ScoringTally` (the batch's per-author arithmetic) fed facts one at a time, in
-arrival order, the way the stream classifies them; `tests/streams/test_author_boosts.py` checks the
-stream's own window state against the same oracle.
+"""Window tallies (`streams.sliding.Tally`, whose `inputs` applies caps for the stream and the batch)
+fed facts one at a time, in arrival order, the way the stream classifies them, without the stream's
+store or its sliding windows; `tests/streams/test_author_boosts.py` checks the stream's own window
+state against the same oracle.
 
 Duplicates are recognised by identity, deletes retract (or wait for) their target, boosts are
 classified by `is_self_boost` on arrival or, when their target comes later, by `PendingBoosts`;
-every live fact is counted into a `ScoringTally` of its 5-minute pane, and a window's tally is the
+every live fact is counted into a `Tally` of its 5-minute pane, and a window's tally is the
 merge of its panes. The tests compare what this yields with the brute-force oracle.
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streams.capped import ScoringTally
 from streams.events import Event
-from streams.scoring import NO_INPUTS, Need, ScoreInputs, ScoreProfile, is_self_boost, tracked_caps
+from streams.metrics import CONTRIBUTIONS
+from streams.scoring import NO_INPUTS, Need, ScoreInputs, ScoreProfile, is_self_boost
 from streams.self_boosts import PendingBoosts, WaitingBoost
+from streams.sliding import Tally
 from streams.windows import pane_start
 
 
@@ -28,12 +30,11 @@ class _Fact:
 
 
 class FoldedFacts:
-    def __init__(self, caps: tuple[int, ...]) -> None:
-        self.caps = caps
+    def __init__(self) -> None:
         self.facts: dict[tuple[str, str], _Fact] = {}
         self.tombstones: set[tuple[str, str]] = set()
         self.pending = PendingBoosts()
-        self.panes: dict[tuple[int, str], ScoringTally] = {}
+        self.panes: dict[tuple[int, str], Tally] = {}
 
     def apply(self, e: Event) -> None:
         key = (e.topic_id, e.event_id)
@@ -68,19 +69,22 @@ class FoldedFacts:
 
     def _count(self, fact: _Fact, sign: int) -> None:
         e = fact.event
-        tally = self.panes.setdefault((pane_start(e.created_at), e.topic_id), ScoringTally(self.caps))
-        tally.add_fact(e.kind, e.author, fact.self_boost, sign)
+        tally = self.panes.setdefault((pane_start(e.created_at), e.topic_id), Tally())
+        c = CONTRIBUTIONS[e.kind]
+        tally.add(c.posts, c.replies, c.boosts, c.bookmarks, e.author, c.authors, c.participants, sign)
+        if e.kind == "boost":
+            tally.add_boost(e.author, sign, sign if fact.self_boost else 0)
 
-    def window(self, start: int, end: int) -> dict[str, ScoringTally]:
-        result: dict[str, ScoringTally] = {}
+    def window(self, start: int, end: int) -> dict[str, Tally]:
+        result: dict[str, Tally] = {}
         for (pane, topic), tally in self.panes.items():
             if start <= pane < end:
-                result.setdefault(topic, ScoringTally(self.caps)).merge(tally, 1)
+                result.setdefault(topic, Tally()).merge(tally, 1)
         return {t: tally for t, tally in result.items() if not tally.empty}
 
 
-def fold(events: Iterable[Event], profiles: Iterable[ScoreProfile]) -> FoldedFacts:
-    folded = FoldedFacts(tracked_caps(profiles))
+def fold(events: Iterable[Event]) -> FoldedFacts:
+    folded = FoldedFacts()
     for e in events:
         folded.apply(e)
     return folded

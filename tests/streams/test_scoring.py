@@ -29,7 +29,6 @@ from streams.scoring import (
     required_span_ms,
     score_topic,
     scoring_windows,
-    tracked_caps,
 )
 from streams.windows import W6, W24, WPREV
 from tests.scoring_oracle import expected_inputs, live
@@ -64,7 +63,7 @@ def test_default_profile_is_the_metrics_score_bit_for_bit(
 
 def test_default_profile_reads_uncapped_counts_with_self_boosts() -> None:
     assert [(n.window, n.cap, n.count_self_boosts) for n in DEFAULT.needs] == [(W24, None, True), (W6, None, True)]
-    assert tracked_caps([DEFAULT]) == () and scoring_windows([DEFAULT]) == ()
+    assert scoring_windows([DEFAULT]) == ()
     assert required_span_ms([DEFAULT]) == 24 * HOUR
 
 
@@ -133,8 +132,6 @@ def test_rising_reads_each_window_and_its_baseline_with_the_cap_scaled_to_length
     assert b6.window.bounds(E) == (E - 30 * HOUR, E - 6 * HOUR) and b6.cap == 20
     assert not any(n.count_self_boosts for n in RISING.needs)
     assert scoring_windows([DEFAULT, RISING]) == (b6.window,)
-    assert tracked_caps([DEFAULT, RISING]) == (5, 20)
-    assert [tracked_caps([DEFAULT, RISING], w) for w in (W24, WPREV, W6, b6.window)] == [(5,), (5,), (5,), (20,)]
     # The previous 24 h plus the self-boost horizon: a scored boost's target must still be held.
     assert required_span_ms([DEFAULT, RISING]) == 48 * HOUR + SELF_BOOST_HORIZON_MS
     week = dataclasses.replace(RISING, rising=RisingParameters(baseline_hours=168))
@@ -181,7 +178,7 @@ def _examples() -> list[Event]:
 
 
 def _scores(profile: ScoreProfile, events: list[Event]) -> dict[str, TopicScore]:
-    inputs = profile_inputs(fold(events, [profile]), profile, E)
+    inputs = profile_inputs(fold(events), profile, E)
     return {topic: score_topic(profile, by_need) for topic, by_need in inputs.items()}
 
 
@@ -228,7 +225,7 @@ def test_self_boosts_count_in_the_default_profile_only() -> None:
         Event("b3", "boost", "t", "bob", E - HOUR + 3, "unknown"),  # target never seen: ordinary
     ]
     no_self = ScoreProfile("p", count_self_boosts=False)
-    folded = fold(events, [DEFAULT, no_self])
+    folded = fold(events)
     assert inputs_by_topic(folded, DEFAULT.needs[0], E)["t"] == ScoreInputs(2, 3, 2)
     assert inputs_by_topic(folded, no_self.needs[0], E)["t"] == ScoreInputs(2, 2, 2)
 
@@ -238,7 +235,7 @@ def test_a_target_older_than_the_horizon_does_not_make_a_self_boost() -> None:
     late = Event("b1", "boost", "t", "alice", post.created_at + SELF_BOOST_HORIZON_MS + 1, "p")
     just = Event("b2", "boost", "t", "alice", post.created_at + SELF_BOOST_HORIZON_MS, "p")
     no_self = ScoreProfile("p", count_self_boosts=False)
-    assert inputs_by_topic(fold([post, late, just], [no_self]), no_self.needs[0], E)["t"].boosts == 1
+    assert inputs_by_topic(fold([post, late, just]), no_self.needs[0], E)["t"].boosts == 1
 
 
 # -- properties over random fact sets -------------------------------------------------------------
@@ -281,7 +278,7 @@ def test_incremental_inputs_match_the_oracle_in_any_order_with_duplicates(
 ) -> None:
     delivered = events + [rnd.choice(events) for _ in range(len(events) // 2)] if events else []
     rnd.shuffle(delivered)
-    folded = fold(delivered, PROFILES)
+    folded = fold(delivered)
     for profile in PROFILES:
         for need in profile.needs:
             start, end = need.window.bounds(E)
@@ -307,7 +304,7 @@ def test_raising_a_cap_never_lowers_a_linear_score(events: list[Event], cap: int
 @given(fact_lists(), st.integers(min_value=1, max_value=4))
 def test_raising_a_cap_never_lowers_rising_observed_activity(events: list[Event], cap: int) -> None:
     # Not the rising score itself: a higher cap raises the baseline too (docs/scoring.md).
-    folded = fold(events, [ScoreProfile("a", author_cap=cap), ScoreProfile("b", author_cap=cap + 1)])
+    folded = fold(events)
     for window in (W24, W6):
         start, end = window.bounds(E)
         for tally in folded.window(start, end).values():

@@ -1,4 +1,6 @@
-"""Capped sums kept incrementally equal the brute-force sums, whatever the order of changes."""
+"""`Tally.inputs` (what score profiles read of one window: capped sums, self-boosts left out or not)
+equals the brute-force sums, whatever the order of changes, for the stream's per-fact counting and
+the batch's per-author sums alike."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.capped import ScoringTally
+from streams.metrics import CONTRIBUTIONS
 from streams.scoring import ScoreInputs
+from streams.sliding import Tally
 
 CAPS = (1, 2, 5)
 # (kind, author, self-boost) facts; a self-boost flag on a post means nothing and is ignored.
@@ -34,7 +37,15 @@ def _brute(live: list[tuple[str, str, bool]], cap: int | None, count_self: bool)
     return ScoreInputs(capped(posts), capped(boosts), len(posts))
 
 
-def _check(tally: ScoringTally, live: list[tuple[str, str, bool]]) -> None:
+def _add(tally: Tally, kind: str, author: str, own: bool, sign: int) -> None:
+    """Count one fact as the stream does: its counters, then, for a boost, its booster's counts."""
+    c = CONTRIBUTIONS[kind]  # type: ignore[index]
+    tally.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
+    if kind == "boost":
+        tally.add_boost(author, sign, sign if own else 0)
+
+
+def _check(tally: Tally, live: list[tuple[str, str, bool]]) -> None:
     for cap in (*CAPS, None):
         for count_self in (True, False):
             assert tally.inputs(cap, count_self) == _brute(live, cap, count_self)
@@ -44,15 +55,15 @@ def _check(tally: ScoringTally, live: list[tuple[str, str, bool]]) -> None:
 def test_counting_and_uncounting_in_any_order_keeps_every_capped_sum_exact(
     added: list[tuple[str, str, bool]], rnd: random.Random
 ) -> None:
-    tally = ScoringTally(CAPS)
+    tally = Tally()
     for kind, author, own in added:
-        tally.add_fact(kind, author, own, 1)
+        _add(tally, kind, author, own, 1)
     _check(tally, added)
     live = list(added)
     rnd.shuffle(live)
     while live:
         kind, author, own = live.pop()
-        tally.add_fact(kind, author, own, -1)
+        _add(tally, kind, author, own, -1)
         _check(tally, live)
     assert tally.empty
 
@@ -61,50 +72,51 @@ def test_counting_and_uncounting_in_any_order_keeps_every_capped_sum_exact(
 def test_merging_panes_in_and_out_equals_counting_directly(
     first: list[tuple[str, str, bool]], second: list[tuple[str, str, bool]]
 ) -> None:
-    pane_a, pane_b = ScoringTally(), ScoringTally()
-    window, direct = ScoringTally(CAPS), ScoringTally(CAPS)
+    pane_a, pane_b = Tally(), Tally()
+    window, direct = Tally(), Tally()
     for kind, author, own in first:
-        pane_a.add_fact(kind, author, own, 1)
-        direct.add_fact(kind, author, own, 1)
+        _add(pane_a, kind, author, own, 1)
+        _add(direct, kind, author, own, 1)
     for kind, author, own in second:
-        pane_b.add_fact(kind, author, own, 1)
+        _add(pane_b, kind, author, own, 1)
     window.merge(pane_b, 1)
     window.merge(pane_a, 1)
     window.merge(pane_b, -1)
     _check(window, first)
-    assert (window.posts, window.boosts, window.self_boosts) == (direct.posts, direct.boosts, direct.self_boosts)
+    assert (window.authors, window.boosters or {}, window.self_boosters or {}) == (
+        direct.authors, direct.boosters or {}, direct.self_boosters or {})
 
 
 def test_one_more_post_raises_a_capped_sum_by_one_only_below_the_cap() -> None:
-    tally = ScoringTally((2,))
+    tally = Tally()
     steps = []
     for _ in range(4):
-        tally.add_fact("post", "a", False, 1)
+        _add(tally, "post", "a", False, 1)
         steps.append(tally.inputs(2, True).posts)
     assert steps == [1, 2, 2, 2]
-    tally.add_fact("post", "a", False, -1)
-    tally.add_fact("post", "a", False, -1)
+    _add(tally, "post", "a", False, -1)
+    _add(tally, "post", "a", False, -1)
     assert tally.inputs(2, True).posts == 2  # 4 -> 3 -> 2: still at the cap
-    tally.add_fact("post", "a", False, -1)
+    _add(tally, "post", "a", False, -1)
     assert tally.inputs(2, True).posts == 1
 
 
 def test_a_self_boost_moves_only_the_sums_that_count_it() -> None:
-    tally = ScoringTally((1,))
-    tally.add_fact("boost", "a", False, 1)
-    tally.add_fact("boost", "a", True, 1)
+    tally = Tally()
+    _add(tally, "boost", "a", False, 1)
+    _add(tally, "boost", "a", True, 1)
     assert tally.inputs(None, True).boosts == 2 and tally.inputs(None, False).boosts == 1
     assert tally.inputs(1, True).boosts == 1 and tally.inputs(1, False).boosts == 1
 
 
 def test_the_batch_adds_authors_totals_to_the_same_numbers() -> None:
-    per_fact = ScoringTally((1, 2))
+    per_fact = Tally()
     for kind, author, own in [
         ("post", "a", False), ("reply", "a", False), ("post", "b", False),
         ("boost", "a", True), ("boost", "a", False), ("boost", "a", False), ("boost", "c", False),
     ]:
-        per_fact.add_fact(kind, author, own, 1)
-    batch = ScoringTally((1, 2))
+        _add(per_fact, kind, author, own, 1)
+    batch = Tally()
     batch.add_author("a", posts=2, boosts=3, self_boosts=1)
     batch.add_author("b", posts=1, boosts=0, self_boosts=0)
     batch.add_author("c", posts=0, boosts=1, self_boosts=0)
@@ -113,9 +125,9 @@ def test_the_batch_adds_authors_totals_to_the_same_numbers() -> None:
             assert batch.inputs(cap, count_self) == per_fact.inputs(cap, count_self)
 
 
-def test_counts_never_go_negative_and_untracked_caps_are_refused() -> None:
-    tally = ScoringTally((3,))
-    with pytest.raises(ValueError, match="would become -1"):
-        tally.add_fact("post", "a", False, -1)
-    with pytest.raises(KeyError, match="cap 4 is not tracked"):
-        tally.inputs(4, True)
+def test_capped_or_self_boost_free_inputs_need_the_boosters_counts() -> None:
+    tally = Tally()
+    tally.add(0, 0, 1, 0, "a", False, True, 1)  # a boost counted without add_boost
+    assert tally.inputs(None, True).boosts == 1
+    with pytest.raises(ValueError, match="per-author boosts are not kept"):
+        tally.inputs(2, True)
