@@ -14,10 +14,12 @@ What a fact is comes from `appdb.facts`; how much each kind adds from
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from pathlib import Path
+from sqlite3 import Row
 from typing import Final, NamedTuple
 
 from appdb.facts import topic_facts_cte
@@ -59,18 +61,45 @@ def _count(field: str, inside: str) -> str:
     return f"COUNT(DISTINCT CASE WHEN {inside} AND {_is(flag)} THEN f.author END)"
 
 
+def read_groups(windows: Sequence[WindowSpec]) -> list[tuple[WindowSpec, ...]]:
+    """The windows split into groups whose time ranges do not overlap, each in the given order.
+
+    Each group is read by its own query over its own range, and the queries run at once on their
+    own connections: with the default windows the 24 h and 6 h windows read the last day and the
+    previous 24 h window the day before, so each query sorts half the facts and a second core
+    reads the other half. Windows that overlap (a rising profile's baseline spans both days) share
+    one query: a distinct count cannot be split between two.
+
+    >>> [[w.name for w in group] for group in read_groups(window_set())]
+    [['24h', '6h'], ['prev24h']]
+    """
+    groups: list[list[WindowSpec]] = []
+    group_end = 0  # of the last group, relative to the boundary: [-span, -lag)
+    for spec in sorted(windows, key=lambda w: w.span_ms, reverse=True):
+        if groups and -spec.span_ms < group_end:
+            groups[-1].append(spec)
+            group_end = max(group_end, -spec.lag_ms)
+        else:
+            groups.append([spec])
+            group_end = -spec.lag_ms
+    order = {spec: i for i, spec in enumerate(windows)}
+    return sorted((tuple(sorted(g, key=order.__getitem__)) for g in groups), key=lambda g: order[g[0]])
+
+
 def _window_counts_sql(windows: Sequence[WindowSpec]) -> str:
     """One row per topic: for every window, the counts of `_fields(window)`, in that order.
 
     One GROUP BY over the topic (one sort of the facts) serves every window: each window's numbers
-    are conditional aggregates over the window's time range. The facts read span [:lo, :hi), so a
-    window edge that is also an edge of the read needs no comparison.
+    are conditional aggregates over the window's time range. The facts read span [:lo, :hi), the
+    union of the windows' ranges, so a window edge that is also an edge of the read needs no
+    comparison.
     """
     reach = max(w.span_ms for w in windows)
+    nearest = min(w.lag_ms for w in windows)
     columns = []
     for i, spec in enumerate(windows):
         edges = ([] if spec.span_ms == reach else [f"f.created_at >= :start{i}"]) + (
-            [] if spec.lag_ms == 0 else [f"f.created_at < :end{i}"])
+            [] if spec.lag_ms == nearest else [f"f.created_at < :end{i}"])
         inside = " AND ".join(edges) or "1"
         columns += [_count(field, inside) for field in _fields(spec)]
     return f"WITH {topic_facts_cte()}\nSELECT f.topic_id, {', '.join(columns)} FROM app_facts AS f GROUP BY f.topic_id"
@@ -130,27 +159,36 @@ async def recompute_snapshot(
     Raises `sqlite3.Error` when the app database cannot be read (missing file, not kukuri's schema).
     """
     windows = (*window_set(extra_windows), *scoring_windows(computed_profiles(scoring)))
-    params: dict[str, object] = {"lo": boundary - max(w.span_ms for w in windows), "hi": boundary}
+    groups = read_groups(windows)
+    results = await asyncio.gather(*(_read_window_counts(app_db, boundary, group) for group in groups))
+    counts: dict[str, dict[str, WindowCounts]] = {spec.name: {} for spec in windows}
+    for group, result in zip(groups, results, strict=True):
+        readers = [(counts[spec.name], reader) for spec, reader in zip(group, _count_readers(group), strict=True)]
+        for row in result:
+            padded = (*row, 0)
+            for by_topic, reader in readers:
+                values = reader(padded)
+                if any(values):  # a window without a live fact of the topic has no entry
+                    by_topic[row[0]] = WindowCounts(*values)
+    stamp = int(time.time() * 1000) if updated_at is None else updated_at
+    per_author = [p for p in computed_profiles(scoring) if needs_author_counts(p)]
+    inputs = await read_profile_inputs(app_db, boundary, per_author) if per_author else None
+    return build_snapshot(boundary, counts, scoring, windows=windows, updated_at=stamp, author_inputs=inputs)
+
+
+async def _read_window_counts(app_db: Path, boundary: int, windows: Sequence[WindowSpec]) -> list[Row]:
+    """The rows of `_window_counts_sql(windows)` for `boundary`, read on a connection of their own."""
+    params: dict[str, object] = {
+        "lo": boundary - max(w.span_ms for w in windows), "hi": boundary - min(w.lag_ms for w in windows),
+    }
     for i, spec in enumerate(windows):
         params[f"start{i}"], params[f"end{i}"] = spec.bounds(boundary)
     conn = await connect_reader(app_db, bulk=True)
     try:
         async with conn.execute(_window_counts_sql(windows), params) as cursor:
-            result = await cursor.fetchall()
+            return list(await cursor.fetchall())
     finally:
         await conn.close()
-    counts: dict[str, dict[str, WindowCounts]] = {spec.name: {} for spec in windows}
-    readers = [(counts[spec.name], reader) for spec, reader in zip(windows, _count_readers(windows), strict=True)]
-    for row in result:
-        padded = (*row, 0)
-        for by_topic, reader in readers:
-            values = reader(padded)
-            if any(values):  # a window without a live fact of the topic has no entry
-                by_topic[row[0]] = WindowCounts(*values)
-    stamp = int(time.time() * 1000) if updated_at is None else updated_at
-    per_author = [p for p in computed_profiles(scoring) if needs_author_counts(p)]
-    inputs = await read_profile_inputs(app_db, boundary, per_author) if per_author else None
-    return build_snapshot(boundary, counts, scoring, windows=windows, updated_at=stamp, author_inputs=inputs)
 
 
 async def read_pane_activity(app_db: Path, start: int, end: int) -> list[PaneActivity]:

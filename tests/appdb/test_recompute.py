@@ -12,9 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appdb.recompute import recompute_snapshot
+from appdb.recompute import read_groups, recompute_snapshot
 from config.settings import ScoreWeights
 from streams.events import Event
+from streams.scoring import RisingParameters, ScoreProfile, scoring_windows
+from streams.windows import W6, W24, WPREV, WindowSpec, window_set
 from tests.fixtures.app_db import (
     BOUNDARY,
     HOUR,
@@ -89,6 +91,18 @@ def test_recompute_equals_the_oracle_on_random_facts(events: list[Event], extra:
     rows, windows = expected_snapshot(events, E, extra_windows=extra)
     assert as_dicts(snapshot.rows) == rows
     assert window_dicts(snapshot.window_rows) == windows
+
+
+def test_windows_are_read_in_groups_that_do_not_overlap() -> None:
+    # The default windows: the last day and the day before are two queries, run at once.
+    assert read_groups(window_set()) == [(W24, W6), (WPREV,)]
+    # A window touching another's edge is not overlapping it; one spanning both days joins them.
+    gap = WindowSpec("gap", 60 * 60_000, lag_ms=50 * 3_600_000)
+    assert read_groups((W24, WPREV, gap)) == [(W24,), (WPREV,), (gap,)]
+    assert read_groups(window_set({"7d": 10080})) == [(W24, W6, WPREV, window_set({"7d": 10080})[3])]
+    rising = ScoreProfile("rising", "rising", rising=RisingParameters())
+    (baseline,) = scoring_windows([rising])
+    assert read_groups((*window_set(), baseline)) == [(W24, W6, WPREV, baseline)]
 
 
 def _raw_event(conn: sqlite3.Connection, event_id: str, kind: int, tags: object, at: int, deleted: object = 0) -> None:
