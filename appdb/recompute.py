@@ -3,9 +3,12 @@
 The reconciliation batch, the backfill and the read API's live fallback use this module to get the
 numbers the stream should have produced. It only reads: every query runs on a `mode=ro` connection
 as ONE statement, i.e. one short implicit read transaction that, in WAL mode, never blocks the
-app's writers and sees one consistent state of the database. Aggregation happens in SQL; what comes
-back is one row per topic (or, for a series of boundaries, one row per topic, author and pane),
-never the facts themselves.
+app's writers and sees one consistent state of the database. A boundary's windows are read by up
+to a few such queries at once (`read_groups`; score-profile inputs by one more), so a write the app
+commits while they run may be seen by some and not others: the numbers are then those of a state
+a few milliseconds apart per window, and the next reconciliation sees the write everywhere.
+Aggregation happens in SQL; what comes back is one row per topic (or, for a series of boundaries,
+one row per topic, author and pane), never the facts themselves.
 
 What a fact is comes from `appdb.facts`; how much each kind adds from
 `streams.metrics.CONTRIBUTIONS`, turned into SQL; rows are built only by
