@@ -28,15 +28,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import math
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Final
 
@@ -111,6 +115,11 @@ class HourSample:
     """Free inside malloc's arenas: resident until trimmed (see agents.heap)."""
     rocksdb_mb: float
     """RocksDB's memtables, table readers and block cache."""
+    sqlite_memory_mb: float
+    """What SQLite has allocated (page caches, statements): `sqlite3_memory_used`."""
+    python_objects_m: float
+    """Memory blocks Python has allocated, in millions (`sys.getallocatedblocks`): flat while the
+    number of objects the state holds is."""
 
     @property
     def state_sst_mb(self) -> float:
@@ -126,7 +135,8 @@ class SoakResult:
     counts overwritten and range-deleted keys until compaction drops them."""
 
 
-PLATEAU_METRICS: Final = ("rss_mb", "heap_in_use_mb", "rocksdb_mb", "state_sst_mb", "state_keys",
+PLATEAU_METRICS: Final = ("rss_mb", "heap_in_use_mb", "rocksdb_mb", "sqlite_memory_mb", "python_objects_m",
+                          "state_sst_mb", "state_keys",
                           "snapshot_ms_mean", "metrics_rows", "sqlite_mb", "events_per_s")
 
 
@@ -220,6 +230,24 @@ def disk_mb(*paths: Path) -> float:
     return total / 2**20
 
 
+@cache
+def _sqlite_library() -> ctypes.CDLL | None:
+    """The SQLite library Python's sqlite3 module uses (the process holds one copy of it)."""
+    name = ctypes.util.find_library("sqlite3")
+    try:
+        library = ctypes.CDLL(name)
+        library.sqlite3_memory_used.restype = ctypes.c_int64
+    except (OSError, AttributeError, TypeError):
+        return None
+    return library
+
+
+def sqlite_memory_mb() -> float:
+    """Bytes SQLite has allocated and not freed, in MB; 0 where its library cannot be found."""
+    library = _sqlite_library()
+    return library.sqlite3_memory_used() / MB if library is not None else 0.0
+
+
 async def _count_rows(conn: aiosqlite.Connection) -> int:
     async with conn.execute("SELECT COUNT(*) FROM topic_metrics") as cursor:
         (rows,) = await cursor.fetchone()  # type: ignore[misc]
@@ -284,6 +312,8 @@ async def run_soak(
                 heap_in_use_mb=heap.in_use / MB,
                 heap_free_mb=heap.free / MB,
                 rocksdb_mb=sum(store.memory().values()) / MB,
+                sqlite_memory_mb=sqlite_memory_mb(),
+                python_objects_m=sys.getallocatedblocks() / 1e6,
             )
             samples.append(sample)
             if on_hour is not None:
@@ -333,14 +363,16 @@ def plateau_growth(samples: Sequence[HourSample], settle_hour: int) -> dict[str,
 
 TABLE_HEADER: Final = (
     "| hour | events | events/s | RSS (MB) | heap in use (MB) | heap free (MB) | RocksDB memory (MB) "
-    "| state on disk (MB) | of which WAL (MB) | state keys | active topics "
+    "| SQLite memory (MB) | Python objects (M) | state on disk (MB) | of which WAL (MB) | state keys "
+    "| active topics "
     "| snapshot mean (ms) | snapshot max (ms) | topic_metrics rows | SQLite (MB) |"
 )
 
 
 def format_row(s: HourSample) -> str:
     return (f"| {s.hour} | {s.events:,} | {s.events_per_s:,.0f} | {s.rss_mb:,.0f} | {s.heap_in_use_mb:,.0f} "
-            f"| {s.heap_free_mb:,.0f} | {s.rocksdb_mb:,.1f} | {s.state_disk_mb:,.1f} "
+            f"| {s.heap_free_mb:,.0f} | {s.rocksdb_mb:,.1f} | {s.sqlite_memory_mb:,.1f} | {s.python_objects_m:,.2f} "
+            f"| {s.state_disk_mb:,.1f} "
             f"| {s.state_wal_mb:,.1f} | {s.state_keys:,} | {s.active_topics:,} | {s.snapshot_ms_mean:,.0f} | {s.snapshot_ms_max:,.0f} "
             f"| {s.metrics_rows:,} | {s.sqlite_mb:,.0f} |")
 

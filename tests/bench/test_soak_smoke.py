@@ -43,7 +43,7 @@ def _sample(hour: int, value: float) -> HourSample:
                       state_wal_mb=value,
                       state_keys=int(value), active_topics=1, snapshot_ms_mean=value, snapshot_ms_max=value,
                       metrics_rows=int(value), sqlite_mb=value, heap_in_use_mb=value, heap_free_mb=value,
-                      rocksdb_mb=value)
+                      rocksdb_mb=value, sqlite_memory_mb=value, python_objects_m=value)
 
 
 def test_plateau_compares_the_two_halves_after_settling() -> None:
