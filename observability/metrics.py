@@ -291,9 +291,6 @@ class StreamMetrics:
                 raise ValueError(f"unknown dead-letter reason {reason!r}") from None
             child.inc(n)
 
-    def dead_letter(self, reason: DeadLetterReason, n: int = 1) -> None:
-        self.add_dead_letters({reason: n})
-
     def set_event_time_lag(self, lag_ms: int) -> None:
         self._event_time_lag.set(lag_ms)
 

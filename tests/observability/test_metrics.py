@@ -179,7 +179,7 @@ def test_dead_letters_by_reason() -> None:
     registry = CollectorRegistry()
     metrics = stream_metrics(registry)
     metrics.add_dead_letters({"invalid_json": 2, "future_timestamp": 1})
-    metrics.dead_letter("invalid_json")
+    metrics.add_dead_letters({"invalid_json": 1})
     _, _, samples = parse(exposition(registry))
     assert samples['kukuri_trending_dead_letters_total{reason="invalid_json"}'] == 3
     assert samples['kukuri_trending_dead_letters_total{reason="future_timestamp"}'] == 1
