@@ -29,6 +29,15 @@ class _Fact:
     self_boost: bool
 
 
+def count_fact(tally: Tally, kind: str, author: str, self_boost: bool, sign: int) -> None:
+    """Count (sign 1) or uncount (sign -1) one fact in `tally` as the stream does: its counters,
+    then, for a boost, its booster's counts."""
+    c = CONTRIBUTIONS[kind]  # type: ignore[index]
+    tally.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
+    if kind == "boost":
+        tally.add_boost(author, sign, sign if self_boost else 0)
+
+
 class FoldedFacts:
     def __init__(self) -> None:
         self.facts: dict[tuple[str, str], _Fact] = {}
@@ -70,10 +79,7 @@ class FoldedFacts:
     def _count(self, fact: _Fact, sign: int) -> None:
         e = fact.event
         tally = self.panes.setdefault((pane_start(e.created_at), e.topic_id), Tally())
-        c = CONTRIBUTIONS[e.kind]
-        tally.add(c.posts, c.replies, c.boosts, c.bookmarks, e.author, c.authors, c.participants, sign)
-        if e.kind == "boost":
-            tally.add_boost(e.author, sign, sign if fact.self_boost else 0)
+        count_fact(tally, e.kind, e.author, fact.self_boost, sign)
 
     def window(self, start: int, end: int) -> dict[str, Tally]:
         result: dict[str, Tally] = {}

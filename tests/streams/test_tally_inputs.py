@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.metrics import CONTRIBUTIONS
 from streams.scoring import ScoreInputs
 from streams.sliding import Tally
+from tests.streams.scoring_fold import count_fact
 
 CAPS = (1, 2, 5)
 # (kind, author, self-boost) facts; a self-boost flag on a post means nothing and is ignored.
@@ -37,14 +37,6 @@ def _brute(live: list[tuple[str, str, bool]], cap: int | None, count_self: bool)
     return ScoreInputs(capped(posts), capped(boosts), len(posts))
 
 
-def _add(tally: Tally, kind: str, author: str, own: bool, sign: int) -> None:
-    """Count one fact as the stream does: its counters, then, for a boost, its booster's counts."""
-    c = CONTRIBUTIONS[kind]  # type: ignore[index]
-    tally.add(c.posts, c.replies, c.boosts, c.bookmarks, author, c.authors, c.participants, sign)
-    if kind == "boost":
-        tally.add_boost(author, sign, sign if own else 0)
-
-
 def _check(tally: Tally, live: list[tuple[str, str, bool]]) -> None:
     for cap in (*CAPS, None):
         for count_self in (True, False):
@@ -57,13 +49,13 @@ def test_counting_and_uncounting_in_any_order_keeps_every_capped_sum_exact(
 ) -> None:
     tally = Tally()
     for kind, author, own in added:
-        _add(tally, kind, author, own, 1)
+        count_fact(tally, kind, author, own, 1)
     _check(tally, added)
     live = list(added)
     rnd.shuffle(live)
     while live:
         kind, author, own = live.pop()
-        _add(tally, kind, author, own, -1)
+        count_fact(tally, kind, author, own, -1)
         _check(tally, live)
     assert tally.empty
 
@@ -75,10 +67,10 @@ def test_merging_panes_in_and_out_equals_counting_directly(
     pane_a, pane_b = Tally(), Tally()
     window, direct = Tally(), Tally()
     for kind, author, own in first:
-        _add(pane_a, kind, author, own, 1)
-        _add(direct, kind, author, own, 1)
+        count_fact(pane_a, kind, author, own, 1)
+        count_fact(direct, kind, author, own, 1)
     for kind, author, own in second:
-        _add(pane_b, kind, author, own, 1)
+        count_fact(pane_b, kind, author, own, 1)
     window.merge(pane_b, 1)
     window.merge(pane_a, 1)
     window.merge(pane_b, -1)
@@ -91,20 +83,20 @@ def test_one_more_post_raises_a_capped_sum_by_one_only_below_the_cap() -> None:
     tally = Tally()
     steps = []
     for _ in range(4):
-        _add(tally, "post", "a", False, 1)
+        count_fact(tally, "post", "a", False, 1)
         steps.append(tally.inputs(2, True).posts)
     assert steps == [1, 2, 2, 2]
-    _add(tally, "post", "a", False, -1)
-    _add(tally, "post", "a", False, -1)
+    count_fact(tally, "post", "a", False, -1)
+    count_fact(tally, "post", "a", False, -1)
     assert tally.inputs(2, True).posts == 2  # 4 -> 3 -> 2: still at the cap
-    _add(tally, "post", "a", False, -1)
+    count_fact(tally, "post", "a", False, -1)
     assert tally.inputs(2, True).posts == 1
 
 
 def test_a_self_boost_moves_only_the_sums_that_count_it() -> None:
     tally = Tally()
-    _add(tally, "boost", "a", False, 1)
-    _add(tally, "boost", "a", True, 1)
+    count_fact(tally, "boost", "a", False, 1)
+    count_fact(tally, "boost", "a", True, 1)
     assert tally.inputs(None, True).boosts == 2 and tally.inputs(None, False).boosts == 1
     assert tally.inputs(1, True).boosts == 1 and tally.inputs(1, False).boosts == 1
 
@@ -115,7 +107,7 @@ def test_the_batch_adds_authors_totals_to_the_same_numbers() -> None:
         ("post", "a", False), ("reply", "a", False), ("post", "b", False),
         ("boost", "a", True), ("boost", "a", False), ("boost", "a", False), ("boost", "c", False),
     ]:
-        _add(per_fact, kind, author, own, 1)
+        count_fact(per_fact, kind, author, own, 1)
     batch = Tally()
     batch.add_author("a", posts=2, boosts=3, self_boosts=1)
     batch.add_author("b", posts=1, boosts=0, self_boosts=0)
