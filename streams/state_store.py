@@ -105,6 +105,11 @@ class RocksStore:
         options.set_block_based_table_factory(table)
         options.set_memtable_whole_key_filtering(True)
         options.set_memtable_prefix_bloom_ratio(0.1)
+        # Every event inserts a fact key at a random place in the memtable's skiplist, so an insert
+        # costs a few cache misses that grow with the memtable: 16 MB instead of the default 64 MB
+        # made the fold at 100,000 topics about 10 % faster (bench.fold_bench), the flushes of the
+        # smaller memtables running on RocksDB's background thread.
+        options.set_write_buffer_size(16 << 20)
         self._path = path
         self._db = Rdict(str(path), options)
 
