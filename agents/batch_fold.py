@@ -70,10 +70,10 @@ def fold_records(
             group = [r for r in group if r.offset >= first]
             if not group:
                 continue
-        events, identities, sources = _decode(group, now_ms, max_skew_ms, result)
+        events, identities, keys, sources = _decode(group, partition.fact_prefix, now_ms, max_skew_ms, result)
         partition.note_folding(group[-1].offset + 1)
         if events:
-            _fold_partition(partition, events, identities, sources, result)
+            _fold_partition(partition, events, identities, keys, sources, result)
         result.next_offsets[p] = group[-1].offset + 1
         result.last_records[p] = fingerprint(group[-1])
     if result.rejected:
@@ -82,12 +82,14 @@ def fold_records(
 
 
 def _decode(
-    records: list[ConsumerRecord], now_ms: int, max_skew_ms: int, result: FoldResult
-) -> tuple[list[Fact], list[bytes], list[ConsumerRecord]]:
-    """The valid events of one partition's records, their identity keys and the records they came
-    from (same index); control records and rejects go into `result`."""
+    records: list[ConsumerRecord], fact_prefix: bytes, now_ms: int, max_skew_ms: int, result: FoldResult
+) -> tuple[list[Fact], list[bytes], list[bytes], list[ConsumerRecord]]:
+    """The valid events of one partition's records, their identity keys, their fact keys (the
+    partition's `fact_prefix` + identity) and the records they came from (same index); control
+    records and rejects go into `result`."""
     events: list[Fact] = []
     identities: list[bytes] = []
+    keys: list[bytes] = []
     sources: list[ConsumerRecord] = []
     for record in records:
         if record.headers and control_kind(record.headers) is not None:
@@ -107,21 +109,23 @@ def _decode(
             continue
         events.append(event)
         identities.append(identity)
+        keys.append(fact_prefix + identity)
         sources.append(record)
-    return events, identities, sources
+    return events, identities, keys, sources
 
 
 def _fold_partition(
     partition: PartitionState,
     events: list[Fact],
     identities: list[bytes],
+    keys: list[bytes],
     sources: list[ConsumerRecord],
     result: FoldResult,
 ) -> None:
     counts = result.counts
     newest = result.newest_event_time
     try:
-        partition.prefetch(events, identities)
+        partition.prefetch(events, keys)
     except Exception as exc:
         if is_infrastructure_fault(exc):
             raise
@@ -130,7 +134,7 @@ def _fold_partition(
     apply = partition.apply
     for i, event in enumerate(events):
         try:
-            outcome = apply(event, identities[i])
+            outcome = apply(event, identities[i], keys[i])
         except Exception as exc:
             if is_infrastructure_fault(exc):
                 raise

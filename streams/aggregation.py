@@ -160,7 +160,7 @@ class PartitionState:
             if fact.retracted or fact.kind == "delete" or fact.created_at < cutoff:
                 continue
             topic, _ = split_identity_key(key)
-            self.sliding.add_fact(topic, fact.kind, fact.author, fact.created_at, 1)
+            self.sliding.count_fact(topic, fact.kind, fact.author, fact.created_at)
             if per_author and fact.kind == "boost":
                 self.sliding.add_boost(topic, fact.author, fact.created_at, 1, int(fact.self_boost))
             loaded += 1
@@ -214,31 +214,27 @@ class PartitionState:
 
     # -- folding events --------------------------------------------------------------------
 
-    def identities(self, events: Sequence[Fact]) -> list[bytes]:
-        """The identity key (`topic\\0event_id`) of each event, as `apply` and `prefetch` take them."""
-        return [identity_key(e.topic_id, e.event_id) for e in events]
+    @property
+    def fact_prefix(self) -> bytes:
+        """What this partition's fact keys start with: a fact's key is this plus its identity key."""
+        return self._fact_prefix
 
-    def prefetch(self, events: Sequence[Fact], identities: Sequence[bytes]) -> None:
+    def prefetch(self, events: Sequence[Fact], keys: Sequence[bytes]) -> None:
         """Read the stored records `apply` will look up for these events in one multi-get.
 
-        `identities[i]` is the identity key of `events[i]`. Optional: `apply` gives the same
-        results without it, one store read per event.
+        `keys[i]` is the fact key of `events[i]` (`fact_prefix` + identity key). Optional: `apply`
+        gives the same results without it, one store read per event. Keys already pending are read
+        too: `apply` looks at what is pending first, and skipping them costs more than reading them.
         """
         prefix = self._fact_prefix
-        pending = self.pending
-        prefetched = self._prefetched
         per_author = self.per_author_boosts
-        keys = []
-        for event, identity in zip(events, identities, strict=True):
-            key = prefix + identity
-            if key not in pending and key not in prefetched:
-                keys.append(key)
-            if event.target_id is not None and (event.kind == "delete" or (per_author and event.kind == "boost")):
-                target = prefix + identity_key(event.topic_id, event.target_id)
-                if target not in pending and target not in prefetched:
-                    keys.append(target)
-        if keys:
-            prefetched.update(zip(keys, self.store.get_many(keys), strict=True))
+        targets = [
+            prefix + identity_key(e.topic_id, e.target_id) for e in events
+            if e.target_id is not None and (e.kind == "delete" or (per_author and e.kind == "boost"))
+        ]
+        wanted = [*keys, *targets] if targets else keys
+        if wanted:
+            self._prefetched.update(zip(wanted, self.store.get_many(wanted), strict=True))
 
     def _stored(self, key: bytes) -> bytes | None:
         prefetched = self._prefetched
@@ -246,8 +242,11 @@ class PartitionState:
             return prefetched[key]
         return self.store.get(key)
 
-    def apply(self, event: Fact, identity: bytes | None = None, *, retracted: bool = False) -> Result:
-        """Fold one valid event in; `identity` is its identity key when the caller has it already.
+    def apply(
+        self, event: Fact, identity: bytes | None = None, key: bytes | None = None, *, retracted: bool = False
+    ) -> Result:
+        """Fold one valid event in; `identity` is its identity key and `key` its fact key
+        (`fact_prefix` + identity) when the caller has them already.
 
         `retracted=True` loads a fact the app database knows is retracted: it is stored as such, and
         retracts the fact if the stream already counted it (its delete never reached Kafka).
@@ -258,7 +257,8 @@ class PartitionState:
         topic = event.topic_id
         if identity is None:
             identity = identity_key(topic, event.event_id)
-        key = self._fact_prefix + identity
+        if key is None:
+            key = self._fact_prefix + identity
         pending = self.pending
         if key in pending:
             if retracted:
@@ -293,12 +293,12 @@ class PartitionState:
             self_boost = self._classify_boost(topic, event.event_id, event.author, created_at, target)
             pending[key] = encode_fact(kind, False, created_at, event.author, target, self_boost)
             times.append(identity + b"\0")
-            self.sliding.add_fact(topic, kind, event.author, created_at, 1)
+            self.sliding.count_fact(topic, kind, event.author, created_at)
             self.sliding.add_boost(topic, event.author, created_at, 1, int(self_boost))
             return "counted"
         pending[key] = encode_fact(kind, False, created_at, event.author, event.target_id or "")
         times.append(identity + b"\0")  # time_entry(identity), inline: once per event
-        self.sliding.add_fact(topic, kind, event.author, created_at, 1)
+        self.sliding.count_fact(topic, kind, event.author, created_at)
         return "counted"
 
     def _classify_boost(self, topic: str, boost_id: str, booster: str, created_at: int, target_id: str) -> bool:

@@ -11,7 +11,7 @@ boundaries. Distinct authors stay exact because authors are reference-counted, n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from streams.metrics import CONTRIBUTIONS, WindowCounts
 from streams.scoring import ScoreInputs
@@ -166,6 +166,49 @@ def _bump(refs: dict[str, int], author: str, delta: int) -> None:
         del refs[author]
 
 
+def _count(
+    holders: list[dict[str, Tally]], topic: str, contribution: tuple[int, int, int, int, bool, bool], author: str
+) -> None:
+    """Count one fact of a kind that counts in the topic's tally of each of `holders`: the hot path
+    of ingest, so the updates are written out, and a tally it creates is built holding the fact."""
+    posts, replies, boosts, bookmarks, authored, _ = contribution
+    for by_topic in holders:
+        tally = by_topic.get(topic)
+        if tally is None:
+            by_topic[topic] = Tally(posts, replies, boosts, bookmarks, {author: 1} if authored else None, {author: 1})
+            continue
+        tally._counts = None
+        if posts:
+            tally.posts += 1
+        if replies:
+            tally.replies += 1
+        if boosts:
+            tally.boosts += 1
+        if bookmarks:
+            tally.bookmarks += 1
+        if authored:
+            refs = tally.authors
+            refs[author] = refs.get(author, 0) + 1
+        refs = tally.participants
+        refs[author] = refs.get(author, 0) + 1
+
+
+def _add(
+    holders: list[dict[str, Tally]], topic: str, contribution: tuple[int, int, int, int, bool, bool], author: str,
+    sign: int,
+) -> None:
+    """Add (sign 1) or remove (sign -1) one fact in the topic's tally of each of `holders`, dropping
+    tallies left without facts."""
+    posts, replies, boosts, bookmarks, authored, participated = contribution
+    for by_topic in holders:
+        tally = by_topic.get(topic)
+        if tally is None:
+            tally = by_topic[topic] = Tally()
+        tally.add(posts, replies, boosts, bookmarks, author, authored, participated, sign)
+        if not tally.participants:
+            del by_topic[topic]
+
+
 # A dict never shrinks when keys are deleted, and when inserting into one whose deleted slots are
 # used up CPython resizes it to fit three times its live keys: under churn (authors entering and
 # leaving a window) a running tally's author maps settle at about twice the size a fresh copy
@@ -176,12 +219,28 @@ def _bump(refs: dict[str, int], author: str, delta: int) -> None:
 COMPACT_EVERY: Final = 72
 
 
+# One fact folded into a pane whose tallies are not built yet: (topic, kind, author, 1 or -1), or a
+# change of one booster's boosts: (topic, None, author, (boosts, self_boosts)).
+PaneEntry = tuple[str, str | None, str, Any]
+
+
 class SlidingWindows:
-    """Pane tallies plus one running tally per window and topic, for the boundary `head`."""
+    """Pane tallies plus one running tally per window and topic, for the boundary `head`.
+
+    A pane's own tallies are only read when the pane enters or leaves a window, or for a boundary
+    other than the head. Until then the pane keeps a log of what was folded into it, and its
+    tallies are built from the log when first read: folding an event updates the running tallies
+    of its windows and appends to a list, instead of creating a tally per topic and pane (most
+    pairs of a topic and a pane hold one fact). Building a pane costs what updating its tallies
+    event by event did, but once per pane, when it slides: at the next boundary for the pane being
+    filled, later for the panes of a backlog.
+    """
 
     def __init__(self, windows: tuple[WindowSpec, ...], head: int) -> None:
         self.windows = windows
+        # Panes whose tallies are built, and the logs of those whose tallies are not (never both).
         self.panes: dict[int, dict[str, Tally]] = {}
+        self._pane_logs: dict[int, list[PaneEntry]] = {}
         self.tallies: dict[str, dict[str, Tally]] = {w.name: {} for w in windows}
         # The running tallies' topics as of the start of a compaction round, and the round's step.
         self._compacting: list[tuple[dict[str, Tally], list[str]]] = []
@@ -190,9 +249,9 @@ class SlidingWindows:
 
     def _set_head(self, head: int) -> None:
         self.head = head
-        # Each window's running tallies with its bounds for `head`, so placing a fact is two
-        # comparisons per window.
+        # Each window's running tallies with its bounds for `head`.
         self._spans = [(self.tallies[w.name], *w.bounds(head)) for w in self.windows]
+        self._slots: dict[int, tuple[list[dict[str, Tally]], list[PaneEntry] | None]] = {}
 
     @property
     def span_ms(self) -> int:
@@ -200,61 +259,85 @@ class SlidingWindows:
 
     def pane_tally(self, pane: int, topic: str) -> Tally:
         """The tally of one topic in one pane, created empty if needed (for bulk loading before `advance`)."""
-        by_topic = self.panes.setdefault(pane, {})
+        by_topic = self._built(pane)
+        if by_topic is None:
+            by_topic = self.panes[pane] = {}
+            self._slots.pop(pane, None)
         tally = by_topic.get(topic)
         if tally is None:
             tally = by_topic[topic] = Tally()
         return tally
 
-    def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
-        """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it.
+    def _slot(self, pane: int) -> tuple[list[dict[str, Tally]], list[PaneEntry] | None]:
+        """Where a fact of `pane` goes: the tallies by topic of every window holding the pane at
+        `head`, preceded by the pane's own when they are built, and otherwise the pane's log.
+        Cached per pane until the head moves or the pane changes form: the ingest path asks once
+        per event."""
+        slot = self._slots.get(pane)
+        if slot is None:
+            windows = [by_topic for by_topic, start, end in self._spans if start <= pane < end]
+            built = self.panes.get(pane)
+            if built is not None:
+                slot = ([built, *windows], None)
+            else:
+                log = self._pane_logs.get(pane)
+                if log is None:
+                    log = self._pane_logs[pane] = []
+                slot = (windows, log)
+            self._slots[pane] = slot
+        return slot
 
-        The hot path of ingest: once per event, so the tally updates are written out here, and
-        counting (the common case) has its own path: it never empties a tally, and a tally it
-        creates is built holding the fact.
-        """
+    def _built(self, pane: int) -> dict[str, Tally] | None:
+        """The pane's tallies by topic (None: nothing was folded into it), built from its log first
+        if it has one."""
+        log = self._pane_logs.pop(pane, None)
+        if log is None:
+            return self.panes.get(pane)
+        self._slots.pop(pane, None)
+        by_topic: dict[str, Tally] = {}
+        holder = [by_topic]
+        for topic, kind, author, n in log:
+            if kind is None:
+                by_topic[topic].add_boost(author, *n)
+            elif n == 1:
+                _count(holder, topic, _CONTRIBUTION_TUPLES[kind], author)
+            else:
+                _add(holder, topic, _CONTRIBUTION_TUPLES[kind], author, n)
+        if not by_topic:
+            return None
+        self.panes[pane] = by_topic
+        return by_topic
+
+    def count_fact(self, topic: str, kind: str, author: str, created_at: int) -> None:
+        """Count one fact of a kind that counts (not a delete) in its pane and in every window
+        holding it: `add_fact(..., 1)` for the hot path of ingest, once per event."""
         contribution = _CONTRIBUTION_TUPLES[kind]
         pane = created_at - created_at % PANE_MS
-        panes = self.panes
-        pane_topics = panes.get(pane)
-        if pane_topics is None:
-            pane_topics = panes[pane] = {}
-        holders = [pane_topics]
-        for by_topic, start, end in self._spans:
-            if start <= created_at < end:
-                holders.append(by_topic)
-        posts, replies, boosts, bookmarks, authored, participated = contribution
-        if sign == 1 and participated:
-            for by_topic in holders:
-                tally = by_topic.get(topic)
-                if tally is None:
-                    by_topic[topic] = Tally(posts, replies, boosts, bookmarks, {author: 1} if authored else None,
-                                            {author: 1})
-                    continue
-                tally._counts = None
-                if posts:
-                    tally.posts += 1
-                if replies:
-                    tally.replies += 1
-                if boosts:
-                    tally.boosts += 1
-                if bookmarks:
-                    tally.bookmarks += 1
-                if authored:
-                    refs = tally.authors
-                    refs[author] = refs.get(author, 0) + 1
-                refs = tally.participants
-                refs[author] = refs.get(author, 0) + 1
+        slot = self._slots.get(pane)
+        if slot is None:
+            slot = self._slot(pane)
+        holders, log = slot
+        if log is not None:
+            log.append((topic, kind, author, 1))
+        _count(holders, topic, contribution, author)
+
+    def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
+        """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it.
+        A delete counts nowhere itself."""
+        contribution = _CONTRIBUTION_TUPLES[kind]
+        if kind == "delete":
             return
-        for by_topic in holders:
-            tally = by_topic.get(topic)
-            if tally is None:
-                tally = by_topic[topic] = Tally()
-            tally.add(posts, replies, boosts, bookmarks, author, authored, participated, sign)
-            if not tally.participants:
-                del by_topic[topic]
-        if not pane_topics:
-            del panes[pane]
+        if sign == 1:
+            self.count_fact(topic, kind, author, created_at)
+            return
+        pane = created_at - created_at % PANE_MS
+        holders, log = self._slot(pane)
+        if log is not None:
+            log.append((topic, kind, author, sign))
+        _add(holders, topic, contribution, author, sign)
+        if log is None and not self.panes[pane]:
+            del self.panes[pane]
+            del self._slots[pane]
 
     def add_boost(self, topic: str, author: str, created_at: int, boosts: int, self_boosts: int) -> None:
         """Change one booster's live boosts and self-boosts, created at `created_at`, in its pane and
@@ -262,10 +345,9 @@ class SlidingWindows:
         makes a counted boost a self-boost. Called beside `add_fact` (after it when counting, before
         it when uncounting: the boost's tallies must exist), only when some computed profile reads
         per-author boosts."""
-        holders = [self.panes[created_at - created_at % PANE_MS]]
-        for by_topic, start, end in self._spans:
-            if start <= created_at < end:
-                holders.append(by_topic)
+        holders, log = self._slot(created_at - created_at % PANE_MS)
+        if log is not None:
+            log.append((topic, None, author, (boosts, self_boosts)))
         for by_topic in holders:
             by_topic[topic].add_boost(author, boosts, self_boosts)
 
@@ -299,11 +381,13 @@ class SlidingWindows:
         self._compact_step = (step + 1) % COMPACT_EVERY
 
     def drop_panes_before(self, cutoff: int) -> None:
-        for pane in [p for p in self.panes if p < cutoff]:
-            del self.panes[pane]
+        for pane in [p for p in (*self.panes, *self._pane_logs) if p < cutoff]:
+            self.panes.pop(pane, None)
+            self._pane_logs.pop(pane, None)
+            self._slots.pop(pane, None)
 
     def _merge_pane(self, by_topic: dict[str, Tally], pane: int, sign: int) -> None:
-        for topic, tally in self.panes.get(pane, {}).items():
+        for topic, tally in (self._built(pane) or {}).items():
             acc = by_topic.get(topic)
             if acc is None:
                 acc = by_topic[topic] = Tally()
@@ -325,6 +409,7 @@ class SlidingWindows:
 
     def clear(self) -> None:
         self.panes.clear()
+        self._pane_logs.clear()
         self.tallies = {w.name: {} for w in self.windows}
         self._compacting = []
         self._compact_step = 0

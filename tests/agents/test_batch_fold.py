@@ -96,10 +96,10 @@ def test_a_record_whose_fold_raises_is_unprocessable_and_the_partition_moves_on(
     partition = state.partitions[0]
     apply = partition.apply
 
-    def fragile(event: Event, identity: bytes | None = None, **kwargs: bool) -> str:
+    def fragile(event: Event, *keys: bytes | None, **kwargs: bool) -> str:
         if event.event_id == "poison":
             raise OverflowError("too big to fold")
-        return apply(event, identity, **kwargs)
+        return apply(event, *keys, **kwargs)
 
     monkeypatch.setattr(partition, "apply", fragile)
     events = [post("a1"), post("poison"), post("a2", author="b")]
