@@ -17,6 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from aiokafka import ConsumerRecord
 
@@ -25,7 +26,7 @@ from agents.isolation import is_infrastructure_fault
 from broker.records import Fingerprint, fingerprint
 from observability.logs import log_event
 from observability.metrics import EventResult
-from streams.aggregation import PartitionState
+from streams.aggregation import PartitionState, Result
 from streams.events import DeadLetterReason, Fact, InvalidEvent, decode_fact
 from streams.stream_state import StreamState
 
@@ -122,8 +123,6 @@ def _fold_partition(
     sources: list[ConsumerRecord],
     result: FoldResult,
 ) -> None:
-    counts = result.counts
-    newest = result.newest_event_time
     try:
         partition.prefetch(events, keys)
     except Exception as exc:
@@ -132,18 +131,26 @@ def _fold_partition(
         # Only a speed-up: without it, `apply` reads each identity itself.
         log_event(log, "trending_stream.prefetch_failed", level=logging.WARNING, error=repr(exc))
     apply = partition.apply
-    for i, event in enumerate(events):
+    outcomes: list[Result] = []
+    failed: set[int] = set()
+    for event, identity, key in zip(events, identities, keys, strict=True):
         try:
-            outcome = apply(event, identities[i], keys[i])
+            outcomes.append(apply(event, identity, key))
         except Exception as exc:
             if is_infrastructure_fault(exc):
                 raise
+            i = len(outcomes) + len(failed)
+            failed.add(i)
             _reject_unprocessable(sources[i], exc, result)
-            continue
-        counts[(event.kind, outcome)] += 1
-        if event.created_at > newest:
-            newest = event.created_at
-    result.newest_event_time = newest
+    if failed:  # rare: leave out the events whose fold raised
+        events = [e for i, e in enumerate(events) if i not in failed]
+    if events:
+        result.counts.update(zip(map(_kind, events), outcomes, strict=True))
+        result.newest_event_time = max(result.newest_event_time, max(map(_created_at, events)))
+
+
+_kind = attrgetter("kind")
+_created_at = attrgetter("created_at")
 
 
 def _read_control(record: ConsumerRecord, result: FoldResult) -> None:

@@ -217,9 +217,10 @@ def _describe(exc: BaseException) -> str:
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
-class _WireEvent(msgspec.Struct):
+class _WireEvent(msgspec.Struct, gc=False):
     """The wire shape. msgspec rejects what does not fit (and, unlike `json`, lone surrogates and
-    NaN literals); the rules it cannot state are checked in `_acceptable`."""
+    NaN literals); the rules it cannot state are checked in `_acceptable`. Its fields are strings
+    and integers, so it can form no cycle and the cyclic collector need not track it."""
 
     v: int
     event_id: _Id

@@ -102,12 +102,14 @@ def test_a_record_whose_fold_raises_is_unprocessable_and_the_partition_moves_on(
         return apply(event, *keys, **kwargs)
 
     monkeypatch.setattr(partition, "apply", fragile)
-    events = [post("a1"), post("poison"), post("a2", author="b")]
+    events = [post("a1"), post("poison", t=E - 60_000), post("a2", author="b")]
     result = fold_records(state, [record(i, e.to_json()) for i, e in enumerate(events)], now_ms=NOW,
                           max_skew_ms=300_000)
     ((bad, error),) = result.rejected
     assert bad.offset == 1 and error.reason == "unprocessable" and "OverflowError" in error.detail
     assert rows(state) == expected_rows([events[0], events[2]], E)
+    assert result.counts == {("post", "counted"): 2, ("invalid", "dead_lettered"): 1}
+    assert result.newest_event_time == events[0].created_at  # not the later one whose fold raised
 
 
 def test_a_store_fault_fails_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
