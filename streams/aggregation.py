@@ -3,8 +3,9 @@
 State per partition:
 - fact records on the store, keyed by identity: duplicates are recognised across restarts, and a
   delete knows what it retracts;
-- in memory (`streams.sliding`), 5-minute pane tallies and one running tally per window and topic
-  for the current boundary (`head`). An event updates its pane and each window that contains it;
+- in memory (`streams.sliding`), 5-minute pane tallies (logged per pane, built when the pane
+  slides) and one running tally per window and topic for the current boundary (`head`). An event
+  updates its pane and each window that contains it;
   moving the boundary subtracts the panes that leave a window and adds those that enter it. Each
   pane enters and leaves every window once, so the cost per event stays constant whatever the
   window lengths, and a snapshot at the head reads the 24h tallies directly: O(active topics).
