@@ -51,6 +51,7 @@ from streams.stream_state import StreamState
 log = logging.getLogger("kukuri_trending.ingest")
 
 BATCH_RETRY_SECONDS = 1.0
+CLIENT_STOP_SECONDS = 5.0
 
 BarrierHandler = Callable[[MaterializeRequest], Awaitable[None]]
 
@@ -121,13 +122,16 @@ class IngestService(mode.Service):
         await self._consumer.start()
 
     async def on_shutdown(self) -> None:
-        """After the service's tasks have stopped, so none of them uses what is closed here."""
+        """After the service's tasks have stopped, so none of them uses what is closed here.
+
+        The state is checkpointed first; the Kafka clients then get `CLIENT_STOP_SECONDS` each to
+        leave the group and flush, since without a broker they would wait for it indefinitely."""
         if self._consumer is not None:
             self.stream_state.checkpoint({})
             await self.gauges.refresh(self._consumer, force=True)
-            await self._consumer.stop()
+            await _stop_within(self._consumer.stop(), "consumer")
         if self._producer is not None:
-            await self._producer.stop()
+            await _stop_within(self._producer.stop(), "producer")
 
     @mode.Service.task
     async def _consume(self) -> None:
@@ -217,6 +221,13 @@ class IngestService(mode.Service):
             self.stream_state.revoke(p)
             self.catch_up.forget(p)
         log_event(log, "trending_stream.partitions_revoked", partitions=partitions)
+
+
+async def _stop_within(stopping: Awaitable[None], client: str) -> None:
+    try:
+        await asyncio.wait_for(stopping, CLIENT_STOP_SECONDS)
+    except Exception as exc:  # stopping anyway: nothing left to lose, the state is checkpointed
+        log_event(log, "trending_stream.client_stop_failed", level=logging.WARNING, client=client, error=repr(exc))
 
 
 class _Rebalance(ConsumerRebalanceListener):

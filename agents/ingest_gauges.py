@@ -2,11 +2,14 @@
 
 The state store holds the true offsets (written with the facts); the consumer group's committed
 offsets only mirror them, so `kafka-consumer-groups` and lag alerts see how far the worker is.
-Both are refreshed at most every `interval_seconds`, not per batch.
+Both are refreshed at most every `interval_seconds`, not per batch. aiokafka's commit waits for
+the group coordinator for as long as it takes, so a commit is given up after `commit_timeout_seconds`:
+without a broker it would hold the ingest loop, and a worker asked to stop, indefinitely.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Protocol
@@ -26,11 +29,15 @@ class CommittingConsumer(Protocol):
 
 
 class IngestGauges:
-    def __init__(self, topic: str, state: StreamState, metrics: StreamMetrics, interval_seconds: float = 5.0) -> None:
+    def __init__(
+        self, topic: str, state: StreamState, metrics: StreamMetrics, interval_seconds: float = 5.0,
+        commit_timeout_seconds: float = 5.0,
+    ) -> None:
         self.topic = topic
         self.state = state
         self.metrics = metrics
         self.interval_seconds = interval_seconds
+        self.commit_timeout_seconds = commit_timeout_seconds
         self.newest_event_time = 0
         self._last = 0.0
 
@@ -58,6 +65,6 @@ class IngestGauges:
             self.metrics.set_event_time_lag(int(time.time() * 1000) - self.newest_event_time)
         if offsets:
             try:
-                await consumer.commit(offsets)
-            except Exception as exc:  # a mirror only: the next refresh tries again
+                await asyncio.wait_for(consumer.commit(offsets), self.commit_timeout_seconds)
+            except Exception as exc:  # a mirror only (a timeout too): the next refresh tries again
                 log.debug("offset commit skipped: %r", exc)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import faust
 import mode
+from faust.app.base import BootStrategy
 
 from agents.control import MaterializeRequest
 from agents.heartbeat import HeartbeatService
@@ -79,7 +80,7 @@ def build_worker(
     state = StreamState(store, windows, retention, head, per_author_boosts=per_author)
     state.check_broker_incarnation(broker_incarnation)
 
-    app = faust.App(
+    app = _ServicesApp(
         f"{settings.kafka.group_id}-app",
         broker=f"kafka://{bootstrap}",
         web_enabled=False,
@@ -125,6 +126,20 @@ def build_worker(
     for service in services:
         app.service(service)  # type: ignore[arg-type]
     return Worker(app, state, ingest, snapshots, worker_id, fatal_errors)
+
+
+class _ServicesOnly(BootStrategy):
+    """Start the app's services, not faust's own Kafka clients: ingest reads the topic with aiokafka
+    itself and no faust agent, topic or table exists. Faust's consumer would join a group of its
+    own, poll in a thread of its own (about a tenth of the worker's samples in a profile of the
+    catch-up, taking the GIL from ingest) and, with the broker gone, crash on stop and leave the
+    worker unable to exit."""
+
+    enable_kafka = False
+
+
+class _ServicesApp(faust.App):
+    BootStrategy = _ServicesOnly
 
 
 MATERIALIZE_RETRY_SECONDS = 30.0

@@ -185,6 +185,25 @@ def test_broker_restarted_empty_under_a_running_worker(trending_env: TrendingEnv
         broker.stop()
 
 
+def test_a_worker_whose_broker_is_gone_still_stops_when_asked(trending_env: TrendingEnv, tmp_path: Path) -> None:
+    """SIGTERM with the broker down: the state is checkpointed and the process exits, instead of
+    waiting for the broker (an offset commit, a consumer leaving its group) until it is killed."""
+    env = trending_env
+    broker = OwnBroker(env, tmp_path)
+    E = now_boundary()
+    try:
+        worker = env.start_worker()
+        env.wait_for_workers()
+        produce_events(env, [e for a in TrafficGenerator(5, seed=8).actions(E - HOUR_MS, E, 50) for e in a.events])
+        env.wait_until(lambda: "trending_stream.caught_up" in env.logs(), 60, "the worker to catch up")
+        broker.broker.stop_sync()
+        env.wait_until(lambda: "KafkaConnectionError" in env.logs() or "Unable connect" in env.logs(), 30,
+                       "the worker to lose the broker")
+        assert env.stop_worker(worker, timeout=30) == 0
+    finally:
+        broker.stop()
+
+
 def test_a_long_lock_and_an_out_of_range_request_do_not_stop_the_worker(trending_env: TrendingEnv) -> None:
     """Through the real worker: the app holds its write lock longer than the busy timeout (the
     heartbeat and the sink both meet it), and a barrier asks for a boundary the state no longer
