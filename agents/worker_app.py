@@ -2,7 +2,8 @@
 reconciliation as services of one app, sharing one window state and one lock over it.
 
 Faust owns the lifecycle (start-up order, signal handling, graceful stop); the services own the
-work. Faust's own web server stays off: nothing here listens on a non-loopback address.
+work. Faust's own web server and Kafka clients stay off: nothing here listens on a non-loopback
+address, and ingest reads and writes Kafka with aiokafka clients of its own.
 """
 
 from __future__ import annotations
@@ -86,10 +87,6 @@ def build_worker(
         web_enabled=False,
         store="memory://",
         datadir=str(settings.stream.data_dir / "faust"),
-        broker_session_timeout=settings.kafka.session_timeout_seconds,
-        broker_heartbeat_interval=settings.kafka.heartbeat_interval_seconds,
-        topic_partitions=settings.kafka.partitions,
-        producer_acks=-1,
     )
     streams = stream_metrics()
     jobs = job_metrics(emit_histogram=settings.metrics.emit_histogram)
