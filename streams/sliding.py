@@ -345,7 +345,11 @@ class SlidingWindows:
         makes a counted boost a self-boost. Called beside `add_fact` (after it when counting, before
         it when uncounting: the boost's tallies must exist), only when some computed profile reads
         per-author boosts."""
-        holders, log = self._slot(created_at - created_at % PANE_MS)
+        pane = created_at - created_at % PANE_MS
+        slot = self._slots.get(pane)
+        if slot is None:
+            slot = self._slot(pane)
+        holders, log = slot
         if log is not None:
             log.append((topic, None, author, (boosts, self_boosts)))
         for by_topic in holders:

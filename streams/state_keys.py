@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from streams.events import Kind
 
@@ -169,10 +168,12 @@ _RETRACTED: Final = 1
 _SELF_BOOST: Final = 2
 
 
-@dataclass(frozen=True, slots=True)
-class FactRecord:
+class FactRecord(NamedTuple):
     """A stored fact. `self_boost`: a boost counted as a self-boost (see `streams.scoring.is_self_boost`);
-    it shares the flags byte with `retracted`, so records written before it read as False."""
+    it shares the flags byte with `retracted`, so records written before it read as False.
+
+    A named tuple, not a frozen dataclass: restores, retractions and boost classification decode
+    one per fact they touch, and a frozen dataclass sets each field through `object.__setattr__`."""
 
     kind: Kind
     retracted: bool
