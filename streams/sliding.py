@@ -345,11 +345,7 @@ class SlidingWindows:
         makes a counted boost a self-boost. Called beside `add_fact` (after it when counting, before
         it when uncounting: the boost's tallies must exist), only when some computed profile reads
         per-author boosts."""
-        pane = created_at - created_at % PANE_MS
-        slot = self._slots.get(pane)
-        if slot is None:
-            slot = self._slot(pane)
-        holders, log = slot
+        holders, log = self._slot(created_at - created_at % PANE_MS)
         if log is not None:
             log.append((topic, None, author, (boosts, self_boosts)))
         for by_topic in holders:
