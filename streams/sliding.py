@@ -324,12 +324,12 @@ class SlidingWindows:
     def add_fact(self, topic: str, kind: str, author: str, created_at: int, sign: int) -> None:
         """Count (sign 1) or uncount (sign -1) one fact in its pane and in every window holding it.
         A delete counts nowhere itself."""
-        contribution = _CONTRIBUTION_TUPLES[kind]
         if kind == "delete":
             return
         if sign == 1:
             self.count_fact(topic, kind, author, created_at)
             return
+        contribution = _CONTRIBUTION_TUPLES[kind]
         pane = created_at - created_at % PANE_MS
         holders, log = self._slot(pane)
         if log is not None:
