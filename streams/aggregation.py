@@ -277,9 +277,11 @@ class PartitionState:
         kind = event.kind
         if kind == "delete":
             target = event.target_id or ""
+            # Retract first: a stored target that cannot be read fails this event before the
+            # delete is recorded, so a replay of it is not taken for a duplicate.
+            self._retract(topic, target)
             pending[key] = encode_fact("delete", False, created_at, event.author, target)
             times.append(time_entry(identity, target.encode()))
-            self._retract(topic, target)
             return "counted"
         per_author = self.per_author_boosts
         if per_author and (kind == "post" or kind == "reply") and self.waiting.has(topic, event.event_id):
@@ -361,7 +363,8 @@ class PartitionState:
         self.pending = {}
         prefix = self._time_prefix
         for pane, entries in self.pending_times.items():
-            writes[prefix + pane.to_bytes(8, "big") + entries[0]] = b"\0".join(entries)
+            if entries:  # empty when the only event of its pane failed to fold
+                writes[prefix + pane.to_bytes(8, "big") + entries[0]] = b"\0".join(entries)
         self.pending_times.clear()
         self._prefetched.clear()  # the store is about to change
         if next_offset is not None:
