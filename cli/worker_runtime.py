@@ -12,6 +12,8 @@ import mode
 from agents.worker_app import build_worker
 from broker.topics import ensure_topics
 from config.settings import Settings
+from observability.fold_build import fold_build
+from observability.logs import log_event
 from sinks.migrate import migrate
 
 log = logging.getLogger("kukuri_trending.worker")
@@ -36,6 +38,7 @@ def run_worker(
 ) -> int:
     """Blocks until the worker stops; returns the process exit code (1 after a fatal sink error)."""
     code = 0
+    _log_fold_build()
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = build_worker(settings, bootstrap, broker_incarnation=broker_incarnation, extra_services=extra_services)
     runner = faust.Worker(
@@ -54,3 +57,13 @@ def run_worker(
         log.critical("worker stopped after a fatal error: %s", worker.fatal_errors[0])
         return 1
     return code
+
+
+def _log_fold_build() -> None:
+    build = fold_build()
+    if build.stale:
+        log_event(log, "trending_stream.fold_build", level=logging.WARNING, compiled=build.compiled,
+                  interpreted=build.interpreted, stale=build.stale,
+                  hint="these compiled modules are older than their source: reinstall (make install)")
+    else:
+        log_event(log, "trending_stream.fold_build", compiled=build.compiled, interpreted=build.interpreted)
