@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+# KUKURI_TRENDING_COMPILE=0 builds the fold as pure Python (setup.py); a change of mode reinstalls.
+COMPILE := $(if $(filter 0,$(KUKURI_TRENDING_COMPILE)),0,1)
+INSTALLED := $(VENV)/.installed-compile-$(COMPILE)
 
 .PHONY: run test lint bench install
 
@@ -16,6 +18,7 @@ $(INSTALLED): pyproject.toml setup.py $(FOLD_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed*
 	touch $@
 
 install: $(INSTALLED)

@@ -28,6 +28,7 @@ from aiokafka import ConsumerRecord
 from agents.batch_fold import fold_records
 from agents.worker_app import GC_THRESHOLDS
 from bench.ingest_bench import PARTITIONS, bench_events
+from observability.fold_build import fold_build
 from streams.aggregation import boundary_for
 from streams.events import parse_event
 from streams.state_store import RocksStore
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     now = int(time.time() * 1000)
     work = batches(encoded_records(args.topics, args.events, now), args.batch)
     n = sum(len(b) for b in work)
-    print(f"{n:,} records, {args.topics:,} topics, batches of {args.batch}")
+    print(f"{n:,} records, {args.topics:,} topics, batches of {args.batch}; {fold_build().summary()}")
     print("| run | decode+validate/s (wall / cpu) | fold+checkpoint/s (wall / cpu) | ratio (cpu) | active |")
     print("|---:|---:|---:|---:|---:|")
     for i in range(args.repeat):

@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer
 
 from broker.embedded import EmbeddedBroker
 from broker.topics import ensure_topics
+from observability.fold_build import fold_build
 from producer.sender import new_producer, send_records
 from producer.synthetic import TrafficGenerator, delivery, topic_id
 from streams.events import Event, parse_event
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             broker.stop_sync()
     print(f"{args.events:,} facts of skewed traffic plus one post per topic, 24h + 6h windows, duplicates, deletes, "
-          f"reordering; {PARTITIONS} partitions, one worker, os.cpu_count()={os.cpu_count()}")
+          f"reordering; {PARTITIONS} partitions, one worker, os.cpu_count()={os.cpu_count()}; {fold_build().summary()}")
     print("Rates are events per wall-clock second, then per CPU second of the process doing the work.")
     print("| topics | active | events | raw consume/s | consume+decode+validate/s | worker ingest/s "
           "| ingest / decode ceiling | seconds | worker RSS MB |")

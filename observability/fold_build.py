@@ -32,6 +32,16 @@ class FoldBuild:
     stale: tuple[str, ...]
     """Compiled, but older than the source beside them: they run code that is no longer there."""
 
+    def summary(self) -> str:
+        """One line for benchmark headers."""
+        if self.stale:
+            return f"fold compiled with mypyc, STALE: {', '.join(self.stale)}"
+        if not self.interpreted:
+            return "fold compiled with mypyc"
+        if not self.compiled:
+            return "fold interpreted (pure Python)"
+        return f"fold compiled with mypyc except {', '.join(self.interpreted)}"
+
 
 def module_build(module: ModuleType) -> ModuleBuild:
     """Whether `module` was loaded from its source, or from an extension, stale or not."""

@@ -3,7 +3,7 @@
 # source interpreted, from a copy of the tree without the compiled modules, so both builds stay
 # correct. Usage: scripts/test-interpreted-fold.sh PYTHON
 set -euo pipefail
-python=$(realpath "$1")
+python="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"  # absolute, not resolved: it is the venv's
 cd "$(dirname "$0")/.."
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT

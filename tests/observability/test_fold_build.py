@@ -6,7 +6,7 @@ import os
 import types
 from pathlib import Path
 
-from observability.fold_build import FOLD_MODULES, fold_build, module_build
+from observability.fold_build import FOLD_MODULES, FOLD_SOURCES, FoldBuild, fold_build, module_build
 
 
 def test_the_fold_runs_compiled_unless_built_pure_python() -> None:
@@ -45,3 +45,17 @@ def test_module_build_tells_a_source_a_current_extension_and_a_stale_one(tmp_pat
     (installed / extension.name).write_bytes(b"")
     (installed / source.name).write_text("")  # unpacked after the extension: no build happened here
     assert module_build(_module(installed, extension.name)) == "compiled"
+
+
+def test_the_compiled_modules_hold_no_doctests() -> None:
+    """The root conftest.py leaves them out of doctest collection (pytest cannot collect a module
+    whose compiled extension shadows it), so a doctest there would never run."""
+    root = Path(__file__).parents[2]
+    assert [path for path in FOLD_SOURCES if ">>>" in (root / path).read_text()] == []
+
+
+def test_the_summary_names_what_runs() -> None:
+    assert FoldBuild(FOLD_MODULES, (), ()).summary() == "fold compiled with mypyc"
+    assert FoldBuild((), FOLD_MODULES, ()).summary() == "fold interpreted (pure Python)"
+    assert FoldBuild(FOLD_MODULES[1:], FOLD_MODULES[:1], ()).summary().endswith(f"except {FOLD_MODULES[0]}")
+    assert "STALE: streams.sliding" in FoldBuild(FOLD_MODULES[1:], (), ("streams.sliding",)).summary()
