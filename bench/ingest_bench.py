@@ -2,11 +2,14 @@
 active topics, each next to two ceilings measured in the same run on the same broker and data:
 the raw aiokafka consume rate, and consume + decode + validate (`streams.events.parse_event`).
 
-    python -m bench.ingest_bench [--events 300000] [--topics 5000,100000]
+    python -m bench.ingest_bench [--events 300000] [--topics 5000,100000] [--rounds 3]
 
-Each topic count is folded three times by a fresh worker: with the default profile, with a capped
-linear profile as a shadow (per-author boosts and self-boost classification), and with the built-in
-`rising` profile as a shadow (the same plus its 6 h baseline window).
+Each topic count is folded by a fresh worker with the default profile, with a capped linear profile
+as a shadow (per-author boosts and self-boost classification), and with the built-in `rising`
+profile as a shadow (the same plus its 6 h baseline window). A round measures both ceilings and
+the three workers, one after the other; the tables give the median of `--rounds` rounds, and the
+range of the ratio to the ceiling over the rounds (each round's worker against that round's
+ceiling). On a shared machine one run moves by about 10 %; the median of three does not.
 
 Per topic count, the events are produced first: one post for every topic inside the last 24 h
 (so every topic is active), then `--events` facts of skewed synthetic traffic over the last 26 h
@@ -26,10 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from statistics import median
 
 from aiokafka import AIOKafkaConsumer
 
@@ -56,6 +60,8 @@ class Rate:
 
 @dataclass(frozen=True)
 class Result:
+    """One round, or the median of each field over rounds (`median_of`)."""
+
     topics: int
     events: int
     raw: Rate
@@ -68,6 +74,30 @@ class Result:
     capped_rss_mb: int
     guarded: Rate  # the same backlog with the built-in rising profile as a shadow
     guarded_rss_mb: int
+    ratios: tuple[Rate, ...] = ()
+    """Each round's worker against the decode ceiling of the same round."""
+
+    @property
+    def ratio(self) -> Rate:
+        """The median over rounds of the worker against its round's decode ceiling."""
+        return Rate(median(r.wall for r in self.ratios), median(r.cpu for r in self.ratios))
+
+
+def median_of(rounds: list[Result]) -> Result:
+    def rate(pick: Callable[[Result], Rate]) -> Rate:
+        return Rate(median(pick(r).wall for r in rounds), median(pick(r).cpu for r in rounds))
+
+    def number(pick: Callable[[Result], float]) -> float:
+        return median(pick(r) for r in rounds)
+
+    first = rounds[0]
+    return Result(
+        first.topics, first.events, rate(lambda r: r.raw), rate(lambda r: r.decoded), rate(lambda r: r.ingest),
+        number(lambda r: r.seconds), int(number(lambda r: r.rss_mb)), int(number(lambda r: r.active_topics)),
+        rate(lambda r: r.capped), int(number(lambda r: r.capped_rss_mb)), rate(lambda r: r.guarded),
+        int(number(lambda r: r.guarded_rss_mb)),
+        tuple(Rate(r.ingest.wall / r.decoded.wall, r.ingest.cpu / r.decoded.cpu) for r in rounds),
+    )
 
 
 # Per-author caps and the self-boost rule alone (what `rising` adds minus its baseline window).
@@ -182,19 +212,19 @@ def _ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def run_one(broker: EmbeddedBroker, root: Path, topics: int, facts: int) -> Result:
+def run_one(broker: EmbeddedBroker, root: Path, topics: int, facts: int, rounds: int) -> Result:
     topic = f"bench.events.{topics}"
     asyncio.run(ensure_topics(broker.bootstrap, {topic: PARTITIONS, f"{topic}.dlq": PARTITIONS}))
     produced = asyncio.run(produce(broker.bootstrap, topic, bench_events(topics, facts, int(time.time() * 1000))))
+    return median_of([run_round(broker, root / f"{topics}.{i}", topics, topic, produced) for i in range(rounds)])
+
+
+def run_round(broker: EmbeddedBroker, root: Path, topics: int, topic: str, produced: int) -> Result:
     raw = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=False))
     decoded = asyncio.run(consume_rate(broker.bootstrap, topic, produced, decode=True))
-    rate, seconds, rss_mb, active = worker_rate(broker.bootstrap, topic, root / str(topics), produced)
-    capped, _, capped_rss, _ = worker_rate(
-        broker.bootstrap, topic, root / f"{topics}-capped", produced, metrics=CAPPED_SHADOW
-    )
-    guarded, _, guarded_rss, _ = worker_rate(
-        broker.bootstrap, topic, root / f"{topics}-rising", produced, metrics=RISING_SHADOW
-    )
+    rate, seconds, rss_mb, active = worker_rate(broker.bootstrap, topic, root / "default", produced)
+    capped, _, capped_rss, _ = worker_rate(broker.bootstrap, topic, root / "capped", produced, metrics=CAPPED_SHADOW)
+    guarded, _, guarded_rss, _ = worker_rate(broker.bootstrap, topic, root / "rising", produced, metrics=RISING_SHADOW)
     return Result(topics, produced, raw, decoded, rate, seconds, rss_mb, active, capped, capped_rss, guarded,
                   guarded_rss)
 
@@ -203,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000, help="facts of synthetic traffic per run (300000)")
     parser.add_argument("--topics", default="5000,100000", help="comma-separated topic counts (5000,100000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per topic count; medians are reported (3)")
     args = parser.parse_args(argv)
     counts = [int(t) for t in args.topics.split(",")]
     results = []
@@ -211,19 +242,22 @@ def main(argv: list[str] | None = None) -> None:
         broker.start_sync()
         try:
             for topics in counts:
-                results.append(run_one(broker, Path(tmp), topics, args.events))
+                results.append(run_one(broker, Path(tmp), topics, args.events, args.rounds))
         finally:
             broker.stop_sync()
     print(f"{args.events:,} facts of skewed traffic plus one post per topic, 24h + 6h windows, duplicates, deletes, "
           f"reordering; {PARTITIONS} partitions, one worker, os.cpu_count()={os.cpu_count()}; {fold_build().summary()}")
-    print("Rates are events per wall-clock second, then per CPU second of the process doing the work.")
+    print(f"Medians of {args.rounds} rounds. Rates are events per wall-clock second, then per CPU second of the "
+          "process doing the work; the ratio is the median of each round's worker against its own ceiling, and its "
+          "range (wall clock) is over the rounds.")
     print("| topics | active | events | raw consume/s | consume+decode+validate/s | worker ingest/s "
-          "| ingest / decode ceiling | seconds | worker RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| ingest / decode ceiling | ratio range | seconds | worker RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.topics:,} | {r.active_topics:,} | {r.events:,} | {_rate(r.raw)} | {_rate(r.decoded)} "
-              f"| {_rate(r.ingest)} | {r.ingest.wall / r.decoded.wall:.0%} / {r.ingest.cpu / r.decoded.cpu:.0%} "
-              f"| {r.seconds:.1f} | {r.rss_mb} |")
+              f"| {_rate(r.ingest)} | {r.ratio.wall:.0%} / {r.ratio.cpu:.0%} "
+              f"| {min(x.wall for x in r.ratios):.0%}-{max(x.wall for x in r.ratios):.0%} | {r.seconds:.1f} "
+              f"| {r.rss_mb} |")
     print("\nThe same backlog, a fresh worker computing a shadow profile: `capped` (author_cap = 5, self-boosts"
           " left out: per-author boosts kept and every boost classified) and the built-in `rising` (the same,"
           " plus its 6 h baseline window as a fourth running window):")
