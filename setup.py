@@ -31,19 +31,26 @@ def _warn(message: str) -> None:
 
 
 class _OptionalBuildExt(build_ext):
-    """A failed compile leaves the modules in Python instead of failing the install."""
+    """A failed compile leaves the modules in Python instead of failing the install: all of them,
+    since a compiled module needs the group's shared library."""
 
     def run(self) -> None:
+        self._failed = False
         try:
             super().run()
         except Exception as exc:
             _warn(f"compiling the fold failed ({exc})")
+            self._failed = True
+        if self._failed:
+            for ext in self.extensions:
+                Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:
             _warn(f"compiling {ext.name} failed ({exc})")
+            self._failed = True
 
 
 def _remove_extensions() -> None:
