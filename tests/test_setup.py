@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
+import venv
 import zipfile
 from pathlib import Path
 
@@ -30,10 +30,19 @@ def source_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tree
 
 
-def _wheel(tree: Path, out: Path, **env: str) -> tuple[set[str], str]:
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a new venv holding none of the project's dependencies, as on a fresh machine,
+    where pip builds the project before it installs them: the build must not find them here."""
+    root = tmp_path_factory.mktemp("venv")
+    venv.create(root, with_pip=True)
+    return root / "bin" / "python"
+
+
+def _wheel(python: Path, tree: Path, out: Path, **env: str) -> tuple[set[str], str]:
     """(files in the wheel, what the build printed: pip shows it with -v)."""
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "--wheel-dir", str(out), str(tree)],
+        [str(python), "-m", "pip", "wheel", "--no-deps", "-v", "--wheel-dir", str(out), str(tree)],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -45,18 +54,21 @@ def _extensions(files: set[str]) -> set[str]:
     return {name.split(".")[0].replace("/", ".") for name in files if name.endswith(".so")}
 
 
-def test_the_wheel_holds_the_compiled_fold(source_tree: Path, tmp_path: Path) -> None:
-    files, _ = _wheel(source_tree, tmp_path)
+def test_the_wheel_holds_the_compiled_fold(bare_python: Path, source_tree: Path, tmp_path: Path) -> None:
+    files, output = _wheel(bare_python, source_tree, tmp_path)
+    assert "the fold stays pure Python" not in output
     assert _extensions(files) == {*FOLD_MODULES, "kukuri_trending_fold__mypyc"}
     assert {path.replace(".", "/") + ".py" for path in FOLD_MODULES} <= files  # the source ships too
 
 
-def test_compile_0_builds_pure_python(source_tree: Path, tmp_path: Path) -> None:
-    files, _ = _wheel(source_tree, tmp_path, KUKURI_TRENDING_COMPILE="0")
+def test_compile_0_builds_pure_python(bare_python: Path, source_tree: Path, tmp_path: Path) -> None:
+    files, _ = _wheel(bare_python, source_tree, tmp_path, KUKURI_TRENDING_COMPILE="0")
     assert _extensions(files) == set()
 
 
-def test_a_failing_compiler_leaves_the_fold_in_python_and_says_why(source_tree: Path, tmp_path: Path) -> None:
-    files, output = _wheel(source_tree, tmp_path, CC="false")
+def test_a_failing_compiler_leaves_the_fold_in_python_and_says_why(
+    bare_python: Path, source_tree: Path, tmp_path: Path
+) -> None:
+    files, output = _wheel(bare_python, source_tree, tmp_path, CC="false")
     assert _extensions(files) == set()
     assert "the fold stays pure Python" in output
