@@ -61,9 +61,7 @@ def run_worker(
 
 def _log_fold_build() -> None:
     build = fold_build()
-    if build.stale:
-        log_event(log, "trending_stream.fold_build", level=logging.WARNING, compiled=build.compiled,
-                  interpreted=build.interpreted, stale=build.stale,
-                  hint="these compiled modules are older than their source: reinstall (make install)")
-    else:
-        log_event(log, "trending_stream.fold_build", compiled=build.compiled, interpreted=build.interpreted)
+    stale = {"stale": build.stale, "hint": "these compiled modules are older than their source: reinstall "
+             "(make install)"} if build.stale else {}
+    log_event(log, "trending_stream.fold_build", level=logging.WARNING if build.stale else logging.INFO,
+              compiled=build.compiled, interpreted=build.interpreted, **stale)
